@@ -1,0 +1,3 @@
+from jupiter.cli import main
+
+main()

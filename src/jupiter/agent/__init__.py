@@ -1,0 +1,1 @@
+"""Jupiter agent package."""

@@ -1,0 +1,57 @@
+"""The `jupiter` command line. Subcommands live beside the code they drive and load lazily,
+so `jupiter --help` stays fast and one subsystem's import cost never taxes another's."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from jupiter import __version__
+from jupiter.errors import JupiterError
+
+# name -> "module:attribute" of a click.Command
+COMMANDS: dict[str, str] = {
+    "schedule": "jupiter.mapper.cli:schedule_command",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="jupiter")
+def cli() -> None:
+    """Jupiter: profile, map and stream DAG applications across dispersed compute nodes."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="jupiter", standalone_mode=False)
+    except JupiterError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+
+
+if __name__ == "__main__":
+    main()

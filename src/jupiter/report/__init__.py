@@ -1,0 +1,1 @@
+"""Jupiter report package."""

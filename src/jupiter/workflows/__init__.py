@@ -1,0 +1,1 @@
+"""Jupiter workflows package."""
