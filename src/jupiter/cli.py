@@ -14,6 +14,9 @@ from jupiter.errors import JupiterError
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
     "schedule": "jupiter.mapper.cli:schedule_command",
+    "check": "jupiter.app.cli:check_command",
+    "run": "jupiter.controller.cli:run_command",
+    "demo": "jupiter.controller.cli:demo_command",
 }
 
 
@@ -43,6 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     except JupiterError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted: every agent was stopped", err=True)
+        sys.exit(130)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

@@ -1,1 +1,1 @@
-"""Jupiter workflows package."""
+"""Workflow DAGs from recorded traces (WfCommons), independent of nodes and mapping."""

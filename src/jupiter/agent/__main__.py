@@ -1,0 +1,31 @@
+"""Start one agent: `python -m jupiter.agent CONFIG.json` with the run token in JUPITER_TOKEN.
+
+Used where each agent is its own process (a Kubernetes pod); locally the launcher forks them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from jupiter.agent.auth import TOKEN_ENV
+from jupiter.agent.config import AgentConfig
+from jupiter.agent.server import run_agent
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m jupiter.agent CONFIG.json", file=sys.stderr)
+        return 2
+    token = os.environ.get(TOKEN_ENV)
+    if not token:
+        print(f"agent: the run token must be given in {TOKEN_ENV}", file=sys.stderr)
+        return 2
+    asyncio.run(run_agent(AgentConfig.read(Path(argv[0])), token))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,126 @@
+"""The node agent: one aiohttp server per node hosting the executor role (and, as they land,
+the profiler and mapper roles). It registers with the home, serves until told to stop, and
+exits by itself when the home that started it goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from jupiter.agent.auth import auth_headers, token_middleware
+from jupiter.agent.config import AgentConfig
+from jupiter.app.runner import TaskRunner
+from jupiter.app.spec import App
+from jupiter.circe.executor import Executor
+from jupiter.circe.routes import circe_routes
+from jupiter.circe.store import DataStore
+from jupiter.cluster.spec import Cluster
+
+REGISTER_TIMEOUT_S = 60.0
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    routes: list[web.RouteDef], token: str, host: str, port: int
+) -> AsyncIterator[tuple[web.Application, int]]:
+    """Serve `routes` behind the token check; yields the application and the bound port."""
+    application = web.Application(middlewares=[token_middleware(token)])
+    application.add_routes(routes)
+    runner = web.AppRunner(application, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        yield application, server.sockets[0].getsockname()[1]
+    finally:
+        await runner.cleanup()
+
+
+async def run_agent(config: AgentConfig, token: str) -> None:
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    if config.lifeline_fd is not None:
+        _stop_when_home_is_gone(config.lifeline_fd, stop)
+
+    app = App.from_dict(config.app, config.app_root)
+    cluster = Cluster.from_dict(config.cluster)
+    store = DataStore(config.work_dir / "data")
+    auth = auth_headers(token)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
+    async with (
+        aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session,
+        TaskRunner(app) as runner,
+    ):
+        executor = Executor(config.node, app, cluster, store, runner, session, auth, config.slots)
+
+        async def health(request: web.Request) -> web.Response:
+            return web.json_response({"node": config.node, "status": "ok"})
+
+        async def shutdown(request: web.Request) -> web.Response:
+            stop.set()
+            return web.json_response({"stopping": True})
+
+        routes = [
+            web.get("/health", health),
+            web.post("/shutdown", shutdown),
+            *circe_routes(executor, config.max_body_bytes),
+        ]
+        try:
+            async with serving(routes, token, config.host, config.port) as (_, port):
+                url = f"http://{config.host}:{port}"
+                await _register(session, config, url, auth, stop)
+                await stop.wait()
+        finally:
+            await executor.close()
+
+
+async def _register(
+    session: aiohttp.ClientSession,
+    config: AgentConfig,
+    url: str,
+    auth: dict[str, str],
+    stop: asyncio.Event,
+) -> None:
+    """Tell the home where this agent listens; the home may not be up yet on a real cluster."""
+    body = {"run_id": config.run_id, "node": config.node, "url": url, "pid": os.getpid()}
+    deadline = time.monotonic() + REGISTER_TIMEOUT_S
+    while not stop.is_set():
+        try:
+            async with session.post(
+                f"{config.home_url}/home/register", json=body, headers=auth
+            ) as response:
+                if response.status < 300:
+                    return
+                detail = await response.text()
+                raise SystemExit(f"agent {config.node}: home refused registration: {detail}")
+        except aiohttp.ClientConnectionError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"agent {config.node}: home at {config.home_url} unreachable")
+            await asyncio.sleep(0.2)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+
+def _stop_when_home_is_gone(fd: int, stop: asyncio.Event) -> None:
+    # Nobody ever writes to the lifeline: it becomes readable only at EOF, when the last holder
+    # of its write end (the home) has exited, however it exited.
+    loop = asyncio.get_running_loop()
+
+    def on_readable() -> None:
+        loop.remove_reader(fd)
+        stop.set()
+
+    loop.add_reader(fd, on_readable)

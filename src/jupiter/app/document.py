@@ -1,0 +1,140 @@
+"""The app.yaml document as pydantic models, and pydantic's errors as one SpecError line.
+
+These models check shape and types only (unknown fields, wrong types, negative estimates);
+the rules that relate fields to each other live in validate.py.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jupiter.app.locate import Loc, Locator, describe, suggest
+
+
+class _Strict(BaseModel):
+    # strict: YAML `name: yes` or `output_bytes: "12"` is a mistake, not something to coerce.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class EstimateDoc(_Strict):
+    """Expected cost of one run of a task; both values are needed to skip profiling."""
+
+    seconds: float = Field(ge=0, allow_inf_nan=False)
+    output_bytes: int = Field(ge=0)
+
+
+class TaskDoc(_Strict):
+    """One entry under `tasks:`; its name is the mapping key."""
+
+    python: str | None = None
+    command: str | None = None
+    parents: list[str] = Field(default_factory=list)
+    estimate: EstimateDoc | None = None
+    node: str | None = Field(default=None, min_length=1)
+
+
+class SourceSpec(BaseModel):
+    """Where inputs enter the app: its sample files and the entry tasks they feed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: str
+    feeds: list[str]
+    inputs: list[str]
+    node: str | None = Field(default=None, min_length=1)
+
+
+class AppDoc(_Strict):
+    name: str
+    description: str = ""
+    sources: list[SourceSpec] = Field(default_factory=list)
+    tasks: dict[str, TaskDoc] = Field(default_factory=dict)
+    exits: list[str] | None = None
+
+
+def parse_document(data: object, locator: Locator) -> AppDoc:
+    """Validate the shape of a loaded app.yaml; raise the first problem as a SpecError."""
+    if data is None:
+        raise locator.error((), "the file is empty; an app needs name, sources and tasks")
+    if not isinstance(data, dict):
+        raise locator.error(
+            (), f"expected a mapping with name, sources and tasks, got {describe(data)}"
+        )
+    try:
+        return AppDoc.model_validate(data)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        raise _to_spec_error(first, locator) from None
+
+
+_TYPE_NAMES = {
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+}
+
+
+def _to_spec_error(error: Any, locator: Locator) -> Exception:
+    loc: Loc = tuple(error["loc"])
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    if loc and loc[-1] == "[key]":
+        # A mapping key of the wrong type, e.g. a task named `1` or `true`.
+        return locator.error(loc[:-1], f"names must be strings, got {describe(value)}")
+    if kind == "missing":
+        return locator.error(loc, "required field is missing")
+    if kind == "extra_forbidden":
+        allowed = _field_names(loc[:-1])
+        name = str(loc[-1])
+        return locator.error(
+            loc, f"unknown field{suggest(name, allowed)}; allowed: {', '.join(allowed)}"
+        )
+    if kind in _TYPE_NAMES:
+        return locator.error(loc, f"expected {_TYPE_NAMES[kind]}, got {describe(value)}")
+    if kind == "greater_than_equal":
+        return locator.error(loc, f"must be >= {ctx.get('ge')}, got {value!r}")
+    if kind == "finite_number":
+        return locator.error(loc, f"must be a finite number, got {value!r}")
+    if kind in ("too_short", "string_too_short"):
+        return locator.error(loc, "must not be empty")
+    message = str(error.get("msg", "invalid value"))
+    return locator.error(loc, message[:1].lower() + message[1:])
+
+
+def _field_names(loc: Loc) -> list[str]:
+    """The allowed field names of the model found at `loc` in an AppDoc."""
+    annotation: Any = AppDoc
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return []
+            annotation = field.annotation
+        else:
+            # list[X] or dict[str, X]: an index or key steps into X
+            args = typing.get_args(annotation)
+            annotation = args[-1] if args else None
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """X | None -> X."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation

@@ -1,0 +1,139 @@
+"""The long-lived process that runs Python tasks for a TaskRunner (`python -m` this module).
+
+Keeping one interpreter alive means a task's module is imported once, not on every call;
+running it in its own process means a CPU-bound or crashing task cannot stall or kill the
+agent's event loop. Stdlib only, so that the worker starts fast.
+
+Protocol: length-prefixed JSON frames. Requests arrive on stdin; replies leave on the
+original stdout, which is moved off fd 1 first so that a task's print() cannot corrupt it.
+fd 1 and fd 2 both point at a log file owned by the runner: the worker empties it at the
+start of each call, and the runner reads its tail when a call fails or the worker dies.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import hashlib
+import importlib.util
+import json
+import os
+import signal
+import struct
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any, BinaryIO
+
+HEADER = struct.Struct("!I")
+
+
+def read_frame(stream: BinaryIO) -> Any | None:
+    """The next message, or None at end of input."""
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (size,) = HEADER.unpack(header)
+    return json.loads(stream.read(size))
+
+
+def encode_frame(message: Any) -> bytes:
+    payload = json.dumps(message).encode()
+    return HEADER.pack(len(payload)) + payload
+
+
+class ModuleCache:
+    """Task modules by file path, reloaded only when the file's mtime changes."""
+
+    def __init__(self) -> None:
+        self._modules: dict[str, tuple[int, ModuleType]] = {}
+
+    def load(self, path: str) -> ModuleType:
+        mtime = os.stat(path).st_mtime_ns
+        cached = self._modules.get(path)
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        folder = os.path.dirname(path)
+        if folder not in sys.path:
+            # Like running the file as a script: it can import modules next to it.
+            sys.path.append(folder)
+        digest = hashlib.sha1(path.encode()).hexdigest()[:10]
+        name = f"jupiter_task_{Path(path).stem}_{digest}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path} as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        # Registered so that pickling, dataclasses and typing can find the module by name.
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+        self._modules[path] = (mtime, module)
+        return module
+
+
+def run_one(request: dict[str, Any], modules: ModuleCache) -> bool:
+    """Run one task call; on failure print why to stderr (the log) and return False."""
+    try:
+        module = modules.load(request["file"])
+        function = getattr(module, request["function"], None)
+        if not callable(function):
+            print(f"{request['file']} has no function {request['function']!r}", file=sys.stderr)
+            return False
+        inputs = {name: Path(path) for name, path in request["inputs"].items()}
+        function(inputs, Path(request["output"]))
+        return True
+    except SystemExit as stop:
+        print(f"the task called sys.exit({stop.code!r})", file=sys.stderr)
+        return False
+    except Exception as error:
+        _print_user_traceback(error)
+        return False
+
+
+def _print_user_traceback(error: BaseException) -> None:
+    # Frames of this worker and of importlib are noise to someone debugging their task.
+    report = traceback.TracebackException.from_exception(error)
+    _drop_internal_frames(report)
+    sys.stderr.write("".join(report.format()))
+
+
+def _drop_internal_frames(report: traceback.TracebackException) -> None:
+    kept = [
+        frame
+        for frame in report.stack
+        if frame.filename != __file__ and not frame.filename.startswith("<frozen importlib")
+    ]
+    report.stack = traceback.StackSummary.from_list(kept)
+    for linked in (report.__cause__, report.__context__):
+        if linked is not None:
+            _drop_internal_frames(linked)
+
+
+def main(root: str) -> None:
+    requests = sys.stdin.buffer
+    replies = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    # Line buffering keeps a task's last prints in the log even if it then kills the worker.
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    # Ctrl-C belongs to the agent, which shuts the worker down in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    faulthandler.enable()  # a segfault leaves a Python traceback in the log
+    os.chdir(root)
+    sys.path.insert(0, root)
+    modules = ModuleCache()
+    while True:
+        request = read_frame(requests)
+        if request is None:
+            return
+        os.ftruncate(2, 0)
+        ok = run_one(request, modules)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        replies.write(encode_frame({"ok": ok}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

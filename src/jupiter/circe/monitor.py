@@ -1,0 +1,73 @@
+"""Per (task, input id) timestamps, the original CIRCE runtime statistics.
+
+enter: the first of the task's inputs for this id arrived; ready: the last one did;
+start/finish: the task ran. Derived: waiting (enter -> start), queued (ready -> start),
+duration (start -> finish), elapse (enter -> finish). Times are Unix seconds so that records
+from different agents line up on one timeline.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class TaskRecord:
+    task: str
+    input_id: int
+    node: str
+    enter: float | None = None
+    ready: float | None = None
+    start: float | None = None
+    finish: float | None = None
+    output_bytes: int | None = None
+    failed: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        record = asdict(self)
+        record.update(
+            waiting=_span(self.enter, self.start),
+            queued=_span(self.ready, self.start),
+            duration=_span(self.start, self.finish),
+            elapse=_span(self.enter, self.finish),
+        )
+        return record
+
+
+def _span(first: float | None, last: float | None) -> float | None:
+    return None if first is None or last is None else last - first
+
+
+class Monitor:
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self._records: dict[tuple[str, int], TaskRecord] = {}
+
+    def record(self, task: str, input_id: int) -> TaskRecord:
+        key = (task, input_id)
+        if key not in self._records:
+            self._records[key] = TaskRecord(task=task, input_id=input_id, node=self.node)
+        return self._records[key]
+
+    def entered(self, task: str, input_id: int) -> None:
+        record = self.record(task, input_id)
+        if record.enter is None:
+            record.enter = time.time()
+
+    def mark(self, task: str, input_id: int, event: str) -> None:
+        setattr(self.record(task, input_id), event, time.time())
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [record.to_dict() for record in self._records.values()]
+
+    def counts(self) -> dict[str, int]:
+        records = self._records.values()
+        return {
+            "waiting": sum(1 for r in records if r.ready is None),
+            "queued": sum(1 for r in records if r.ready is not None and r.start is None),
+            "running": sum(1 for r in records if r.start is not None and r.finish is None),
+            "done": sum(1 for r in records if r.finish is not None),
+            "failed": sum(1 for r in records if r.failed is not None),
+        }

@@ -1,0 +1,153 @@
+"""`jupiter run` and `jupiter demo`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichBar
+
+from jupiter.cluster.spec import Cluster, load_cluster
+from jupiter.controller.run import Progress, RunOptions, run
+from jupiter.errors import SpecError
+from jupiter.report.report import build_report, print_summary, write_report
+
+DEMO_APP = "anomaly-detection"
+DEMO_NODES = 8
+
+
+class BarProgress(Progress):
+    """Draws each phase as a bar on stderr."""
+
+    LABELS = {"deploy": "starting agents", "stream": "streaming inputs"}
+
+    def __init__(self, bar: RichBar) -> None:
+        self.bar = bar
+        self.task: object | None = None
+
+    def phase(self, name: str, total: int) -> None:
+        self.task = self.bar.add_task(self.LABELS.get(name, name), total=total)
+
+    def advance(self, done: int) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, completed=done)  # type: ignore[arg-type]
+
+
+def cluster_from_options(nodes: int | None, cluster_file: Path | None, emulate: bool) -> Cluster:
+    if nodes is not None and cluster_file is not None:
+        raise SpecError(None, "--nodes/--cluster", "give one of them, not both")
+    if cluster_file is not None:
+        cluster = load_cluster(cluster_file)
+    else:
+        if nodes is not None and nodes < 1:
+            raise SpecError(None, "--nodes", "must be at least 1")
+        cluster = Cluster.default(nodes or DEMO_NODES)
+    if not emulate:
+        cluster = cluster.model_copy(update={"emulate": False})
+    return cluster
+
+
+def execute(options: RunOptions, report_dir: Path | None, quiet: bool) -> None:
+    console = Console(stderr=True, quiet=quiet)
+    bar = RichBar(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with bar:
+        result = asyncio.run(run(options, BarProgress(bar)))
+    report = build_report(result, options.mapper)
+    out = Console(quiet=quiet)
+    print_summary(report, out)
+    out.print(f"outputs: {result.out_dir}")
+    if report_dir is not None:
+        out.print(f"report: {write_report(report, report_dir)}")
+
+
+def run_options(function: click.decorators.FC) -> click.decorators.FC:
+    decorators = [
+        click.option("--nodes", type=int, help="Emulate N nodes over the 8 default regions."),
+        click.option(
+            "--cluster", "cluster_file", type=click.Path(path_type=Path), help="cluster.yaml"
+        ),
+        click.option("--mapper", default="heft", show_default=True, help="Mapping algorithm."),
+        click.option("--inputs", default=10, show_default=True, help="Inputs to stream."),
+        click.option(
+            "--out",
+            "out_dir",
+            type=click.Path(path_type=Path),
+            default=Path("jupiter-out"),
+            show_default=True,
+            help="Exit-task outputs land in OUT/<input id>/.",
+        ),
+        click.option("--report", "report_dir", type=click.Path(path_type=Path)),
+        click.option("--interval", default=0.0, help="Seconds between injected inputs."),
+        click.option("--max-in-flight", type=int, help="Inputs in the DAG at once."),
+        click.option("--timeout", default=600.0, show_default=True, help="Streaming timeout (s)."),
+        click.option("--emulation/--no-emulation", default=True, help="Apply the link model."),
+        click.option("--quiet", is_flag=True, help="Print nothing but errors."),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+@click.command("run")
+@click.argument("app", type=click.Path(path_type=Path))
+@run_options
+def run_command(
+    app: Path,
+    nodes: int | None,
+    cluster_file: Path | None,
+    mapper: str,
+    inputs: int,
+    out_dir: Path,
+    report_dir: Path | None,
+    interval: float,
+    max_in_flight: int | None,
+    timeout: float,
+    emulation: bool,
+    quiet: bool,
+) -> None:
+    """Map APP's tasks onto the nodes and stream its inputs through them."""
+    options = RunOptions(
+        app=app,
+        cluster=cluster_from_options(nodes, cluster_file, emulation),
+        mapper=mapper,
+        inputs=inputs,
+        out_dir=out_dir,
+        interval=interval,
+        max_in_flight=max_in_flight,
+        timeout=timeout,
+    )
+    execute(options, report_dir, quiet)
+
+
+@click.command("demo")
+@click.option("--inputs", default=10, show_default=True)
+@click.option("--report", "report_dir", type=click.Path(path_type=Path), default=Path("jupiter-report"))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("jupiter-out"))
+def demo_command(inputs: int, report_dir: Path, out_dir: Path) -> None:
+    """Run the bundled anomaly-detection app on 8 emulated nodes."""
+    options = RunOptions(
+        app=example_path(DEMO_APP),
+        cluster=Cluster.default(DEMO_NODES),
+        inputs=inputs,
+        out_dir=out_dir,
+    )
+    execute(options, report_dir, quiet=False)
+
+
+def example_path(name: str) -> Path:
+    """Bundled examples: inside the installed package, or beside src/ in a checkout."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "examples" / name, package.parents[1] / "examples" / name):
+        if candidate.is_dir():
+            return candidate
+    raise SpecError(None, "example", f"bundled example {name!r} not found")

@@ -1,0 +1,126 @@
+"""The home's own server: agents register here, exit tasks deliver their outputs here, and
+failures are reported here. It is the controller's view of observed state."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from jupiter.agent.server import serving
+from jupiter.circe.transfer import receive_file
+from jupiter.errors import RunError
+
+
+@dataclass
+class Delivery:
+    input_id: int
+    task: str
+    path: Path
+    received_at: float
+
+
+@dataclass
+class HomeState:
+    run_id: str
+    exits: list[str]
+    out_dir: Path
+    max_body_bytes: int = 8 * 1024**3
+    agents: dict[str, str] = field(default_factory=dict)  # node -> url
+    agent_pids: dict[str, int] = field(default_factory=dict)
+    deliveries: dict[int, dict[str, Delivery]] = field(default_factory=dict)
+    duplicates: list[tuple[int, str]] = field(default_factory=list)
+    failure: str | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def fail(self, message: str) -> None:
+        if self.failure is None:
+            self.failure = message
+        self.changed.set()
+
+    def complete(self, input_id: int) -> bool:
+        return len(self.deliveries.get(input_id, {})) == len(self.exits)
+
+    async def wait_for(self, condition: Any, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if self.failure is not None:
+                raise RunError(self.failure)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RunError(f"timed out after {timeout:.0f} s waiting for {what}")
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), timeout=min(remaining, 1.0))
+            except asyncio.TimeoutError:
+                pass
+        if self.failure is not None:
+            raise RunError(self.failure)
+
+
+def home_routes(state: HomeState) -> list[web.RouteDef]:
+    async def register(request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("run_id") != state.run_id:
+            raise web.HTTPConflict(text="this agent belongs to another run")
+        state.agents[body["node"]] = body["url"]
+        state.agent_pids[body["node"]] = int(body.get("pid", 0))
+        state.changed.set()
+        return web.json_response({"registered": True})
+
+    async def data(request: web.Request) -> web.Response:
+        task = request.match_info["producer"]
+        if task not in state.exits:
+            raise web.HTTPNotFound(text=f"{task!r} is not an exit task")
+        try:
+            input_id = int(request.match_info["input_id"])
+        except ValueError:
+            raise web.HTTPBadRequest(text="input id must be an integer") from None
+        staging = state.out_dir / ".incoming" / str(input_id) / task
+        await receive_file(request, staging, state.max_body_bytes)
+        received = state.deliveries.setdefault(input_id, {})
+        if task in received:
+            state.duplicates.append((input_id, task))
+            staging.unlink()
+        else:
+            final = state.out_dir / str(input_id) / task
+            final.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(staging, final)
+            received[task] = Delivery(input_id, task, final, time.time())
+        state.changed.set()
+        return web.json_response({"stored": True}, status=201)
+
+    async def event(request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("kind") == "failure":
+            state.fail(
+                f"task {body.get('task')} failed on node {body.get('node')} "
+                f"for input {body.get('input_id')}: {body.get('message')}"
+            )
+        return web.json_response({"noted": True})
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"node": "home", "status": "ok"})
+
+    return [
+        web.get("/health", health),
+        web.post("/home/register", register),
+        web.put("/circe/data/{input_id}/{producer}", data),
+        web.post("/home/event", event),
+    ]
+
+
+@asynccontextmanager
+async def home_server(state: HomeState, token: str, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """Serve the home endpoints; yields the URL agents reach it at."""
+    state.out_dir.mkdir(parents=True, exist_ok=True)
+    async with serving(home_routes(state), token, host, 0) as (_, port):
+        yield f"http://{host}:{port}"
+    shutil.rmtree(state.out_dir / ".incoming", ignore_errors=True)

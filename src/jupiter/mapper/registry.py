@@ -1,0 +1,88 @@
+"""Mappers by name: the built-ins, those registered in-process, and the `jupiter.mappers`
+entry points of installed packages.
+
+A mapper is any callable `schedule(problem) -> Schedule`. An entry point may name that
+callable, or a module or object with a `schedule` attribute. Built-in names cannot be
+taken over, so `heft` means the same thing on every machine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from importlib.metadata import EntryPoint, entry_points
+
+from jupiter.errors import SpecError
+from jupiter.mapper.problem import SchedulingProblem
+from jupiter.mapper.schedule import Schedule
+
+Mapper = Callable[[SchedulingProblem], Schedule]
+
+ENTRY_POINT_GROUP = "jupiter.mappers"
+
+# Imported on first use so that listing names stays cheap.
+BUILTIN: dict[str, str] = {
+    "heft": "jupiter.mapper.heft:schedule",
+    "cpop": "jupiter.mapper.cpop:schedule",
+    "wave": "jupiter.mapper.wave:schedule",
+    "wave-random": "jupiter.mapper.wave:schedule_random",
+    "round-robin": "jupiter.mapper.round_robin:schedule",
+    "random": "jupiter.mapper.random_mapper:schedule",
+    "fastest": "jupiter.mapper.fastest:schedule",
+}
+
+_registered: dict[str, Mapper] = {}
+
+
+def register(name: str, mapper: Mapper) -> None:
+    """Add a mapper for this process (tests, notebooks); installed packages use entry points."""
+    if name in BUILTIN:
+        raise ValueError(f"{name!r} is a built-in mapper")
+    _registered[name] = mapper
+
+
+def unregister(name: str) -> None:
+    _registered.pop(name, None)
+
+
+def _plugins() -> dict[str, EntryPoint]:
+    found: dict[str, EntryPoint] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        if point.name not in BUILTIN:
+            found.setdefault(point.name, point)
+    return found
+
+
+def available_mappers() -> list[str]:
+    """Built-ins in their documented order, then the others alphabetically."""
+    extra = sorted(set(_registered) | set(_plugins()))
+    return [*BUILTIN, *extra]
+
+
+def get_mapper(name: str) -> Mapper:
+    if name in BUILTIN:
+        module, attribute = BUILTIN[name].split(":")
+        return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+    if name in _registered:
+        return _registered[name]
+    point = _plugins().get(name)
+    if point is None:
+        raise SpecError(
+            None,
+            "algorithm",
+            f"unknown mapper {name!r} (available: {', '.join(available_mappers())})",
+        )
+    try:
+        loaded = point.load()
+    except Exception as error:  # a broken plugin must not look like a typo in the name
+        raise SpecError(
+            None,
+            "algorithm",
+            f"mapper {name!r} from entry point {point.value!r} failed to load: {error}",
+        ) from error
+    mapper = getattr(loaded, "schedule", loaded)
+    if not callable(mapper):
+        raise SpecError(
+            None, "algorithm", f"entry point {point.value!r} for {name!r} is not a callable mapper"
+        )
+    return mapper  # type: ignore[no-any-return]

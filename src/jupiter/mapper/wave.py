@@ -1,0 +1,113 @@
+"""WAVE over a whole DAG in one process: the decentralized mapper of the original Jupiter.
+
+The home gives every non-entry task a controller: its only parent or, with several
+parents, the first parent (edge order) that already controls a task, else the first
+parent. Entry tasks are appointed by the home itself, which has no link estimates and so
+judges nodes by load alone (as the original home did). Then, in topological order, the
+node running each controller appoints the child's node with `wave_view` from its own view:
+its links, the others' load, and the bytes the controller sends that child.
+
+Start and finish times come from `simulate` (one task at a time per node, first come first
+served), so the schedule passes the same validity check as every other mapper.
+
+Pinned tasks keep their nodes. The cap is enforced here from the global count of tasks per
+node, passed to each decision as `excluded`; an agent would learn it from the home.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import numpy as np
+
+from jupiter.mapper.arrays import ProblemArrays, compile_problem
+from jupiter.mapper.capacity import Capacity
+from jupiter.mapper.problem import ZERO_LINK, LinkModel, SchedulingProblem
+from jupiter.mapper.schedule import Schedule
+from jupiter.mapper.simulate import simulate_indices
+from jupiter.mapper.wave_view import LocalView, NodeLoad, greedy_choice, random_choice
+
+GREEDY_NAME = "wave"
+RANDOM_NAME = "wave-random"
+
+Decide = Callable[[LocalView], str | None]
+
+
+def schedule(problem: SchedulingProblem) -> Schedule:
+    """Greedy WAVE (threshold 15x the best delay; delay + cpu % + memory %)."""
+    return _wave(problem, greedy_choice, GREEDY_NAME)
+
+
+def schedule_random(problem: SchedulingProblem, *, seed: int = 0) -> Schedule:
+    rng = random.Random(seed)
+    return _wave(problem, lambda view: random_choice(view, rng), RANDOM_NAME)
+
+
+def controllers(a: ProblemArrays) -> list[int | None]:
+    """The controlling parent of each task (None for entry tasks)."""
+    controlling: set[int] = set()
+    ctrl: list[int | None] = [None] * a.n_tasks
+    for t in a.topo:
+        parents = a.parents[t].tolist()
+        if not parents:
+            continue
+        chosen = next((p for p in parents if p in controlling), parents[0])
+        ctrl[t] = chosen
+        controlling.add(chosen)
+    return ctrl
+
+
+def _wave(problem: SchedulingProblem, decide: Decide, name: str) -> Schedule:
+    a = compile_problem(problem)
+    capacity = Capacity(a)
+    nodes = a.nodes
+    load = {n: NodeLoad(*problem.node_load(n)) for n in nodes}
+    own_links: dict[str, dict[str, LinkModel]] = {
+        n: {m: problem.links[n][m] for m in nodes if m != n} for n in nodes
+    }
+    home_links = dict.fromkeys(nodes, ZERO_LINK)
+    appointed: dict[str | None, dict[str, int]] = {}
+    ctrl = controllers(a)
+    node_of = [-1] * a.n_tasks
+
+    for t in a.topo:
+        pin = capacity.pin(t)
+        if pin is not None:
+            node = pin
+        else:
+            parent = ctrl[t]
+            if parent is None:
+                decider, links, nbytes = None, home_links, 0.0
+            else:
+                decider = nodes[node_of[parent]]
+                links = own_links[decider]
+                nbytes = a.child_bytes[parent][a.children[parent].index(t)]
+            counts = appointed.setdefault(decider, {})
+            view = LocalView(
+                node=decider,
+                links=links,
+                load=load,
+                data_bytes=nbytes,
+                excluded=_full(capacity, t, nodes),
+                appointed=counts,
+            )
+            chosen = decide(view)
+            if chosen is None:
+                # No peer can take it: keep it on the deciding node, else anywhere with room.
+                room = np.flatnonzero(capacity.allowed(t)).tolist()
+                home_index = a.node_index[decider] if decider is not None else -1
+                node = home_index if home_index in room else room[0]
+            else:
+                node = a.node_index[chosen]
+            counts[nodes[node]] = counts.get(nodes[node], 0) + 1
+        capacity.take(t, node)
+        node_of[t] = node
+    return simulate_indices(a, node_of, name)
+
+
+def _full(capacity: Capacity, task: int, nodes: list[str]) -> frozenset[str]:
+    if capacity.cap is None:
+        return frozenset()
+    room = capacity.allowed(task)
+    return frozenset(nodes[i] for i in np.flatnonzero(~room).tolist())
