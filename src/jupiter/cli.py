@@ -46,11 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     except JupiterError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        # click turns Ctrl-C into Abort; by now every context manager has cleaned up.
         click.echo("interrupted: every agent was stopped", err=True)
-        sys.exit(130)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as error:
         error.show()

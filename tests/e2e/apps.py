@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-TASK_CODE = '''
+TASK_CODE = """
 import hashlib
 from pathlib import Path
 
@@ -25,7 +25,7 @@ def mix(name: str, inputs: dict[str, Path], output: Path) -> None:
         digest.update(upstream.encode())
         digest.update(inputs[upstream].read_bytes())
     output.write_text(digest.hexdigest())
-'''
+"""
 
 
 def write_dag_app(

@@ -12,7 +12,7 @@ import aiohttp
 
 from jupiter.agent.auth import auth_headers, new_token
 from jupiter.app.spec import load_app
-from jupiter.circe.transfer import DIGEST_HEADER
+from jupiter.circe.transfer import DIGEST_HEADER, DIGEST_SCHEME
 from jupiter.cluster.local import LocalBackend, loopback_address
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import HomeState, home_server
@@ -75,25 +75,32 @@ def test_damaged_and_oversized_bodies_are_refused(tmp_path: Path) -> None:
         token = new_token()
         async with one_agent(tmp_path, token) as url, aiohttp.ClientSession() as session:
             auth = auth_headers(token)
-            deployment = {"mapping": dict.fromkeys(["input", "a", "b", "c", "d"], "n0"),
-                          "addresses": {"home": "http://127.0.0.1:9"}}
+            deployment = {
+                "mapping": dict.fromkeys(["input", "a", "b", "c", "d"], "n0"),
+                "addresses": {"home": "http://127.0.0.1:9"},
+            }
             async with session.post(f"{url}/circe/deploy", json=deployment, headers=auth) as r:
                 assert r.status == 200
-            body = b"payload"
-            wrong = hashlib.sha256(b"something else").hexdigest()
+            signed = {**auth, DIGEST_HEADER: DIGEST_SCHEME}
+            payload = b"payload"
+            good = payload + hashlib.sha256(payload).digest()
+            damaged = b"paYload" + hashlib.sha256(payload).digest()
+            for body, headers, status in [
+                (damaged, signed, 422),  # a flipped byte on the way
+                (payload[:5], signed, 422),  # shorter than a trailer: truncated
+                (good, auth, 400),  # no digest scheme declared
+                (b"x" * 2048 + hashlib.sha256(b"x" * 2048).digest(), signed, 413),
+            ]:
+                async with session.put(
+                    f"{url}/circe/data/0/a", data=body, headers=headers
+                ) as response:
+                    assert response.status == status, (body[:10], status)
             async with session.put(
-                f"{url}/circe/data/0/a", data=body, headers={**auth, DIGEST_HEADER: wrong}
-            ) as response:
-                assert response.status == 422
-            big = b"x" * 2048
-            digest = hashlib.sha256(big).hexdigest()
-            async with session.put(
-                f"{url}/circe/data/0/a", data=big, headers={**auth, DIGEST_HEADER: digest}
-            ) as response:
-                assert response.status == 413
-            async with session.put(
-                f"{url}/circe/data/0/nosuchtask", data=body, headers={**auth, DIGEST_HEADER: wrong}
+                f"{url}/circe/data/0/nosuchtask", data=good, headers=signed
             ) as response:
                 assert response.status == 404
+            # Nothing damaged was kept; the good body is stored whole.
+            async with session.put(f"{url}/circe/data/0/a", data=good, headers=signed) as r:
+                assert r.status == 201
 
     asyncio.run(scenario())

@@ -3,9 +3,9 @@ home is killed outright."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
-import os
 import sys
 import time
 from pathlib import Path
@@ -14,18 +14,38 @@ import psutil
 
 from .apps import write_dag_app
 
-SLOW = "\n\nimport time\n\ndef slow(inputs, output):\n    time.sleep(0.2)\n    mix('slow', inputs, output)\n"
+SLOW = """
+
+import time
+
+def slow(inputs, output):
+    time.sleep(0.2)
+    mix('slow', inputs, output)
+"""
 
 
 def start_run(tmp_path: Path) -> tuple[subprocess.Popen[bytes], list[psutil.Process]]:
-    app = write_dag_app(tmp_path / "app", {"a": [], "b": ["a"]}, {"input": ["a"]},
-                        extra_code=SLOW)
-    (app / "app.yaml").write_text((app / "app.yaml").read_text().replace("tasks.py:b", "tasks.py:slow"))
+    app = write_dag_app(tmp_path / "app", {"a": [], "b": ["a"]}, {"input": ["a"]}, extra_code=SLOW)
+    (app / "app.yaml").write_text(
+        (app / "app.yaml").read_text().replace("tasks.py:b", "tasks.py:slow")
+    )
     # The home's work dir goes under tmp_path, so the test can see it removed (or remove it).
     (tmp_path / "tmp").mkdir()
     home = subprocess.Popen(
-        [sys.executable, "-m", "jupiter", "run", str(app), "--nodes", "4", "--inputs", "500",
-         "--out", str(tmp_path / "out"), "--quiet"],
+        [
+            sys.executable,
+            "-m",
+            "jupiter",
+            "run",
+            str(app),
+            "--nodes",
+            "4",
+            "--inputs",
+            "500",
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},

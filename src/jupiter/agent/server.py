@@ -104,7 +104,9 @@ async def _register(
                 raise SystemExit(f"agent {config.node}: home refused registration: {detail}")
         except aiohttp.ClientConnectionError:
             if time.monotonic() > deadline:
-                raise SystemExit(f"agent {config.node}: home at {config.home_url} unreachable")
+                raise SystemExit(
+                    f"agent {config.node}: home at {config.home_url} unreachable"
+                ) from None
             await asyncio.sleep(0.2)
 
 

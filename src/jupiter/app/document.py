@@ -90,7 +90,7 @@ def _to_spec_error(error: Any, locator: Locator) -> Exception:
     ctx = error.get("ctx") or {}
     if loc and loc[-1] == "[key]":
         # A mapping key of the wrong type, e.g. a task named `1` or `true`.
-        return locator.error(loc[:-1], f"names must be strings, got {describe(value)}")
+        return locator.error(loc[:-2], f"names must be strings, got {describe(value)}")
     if kind == "missing":
         return locator.error(loc, "required field is missing")
     if kind == "extra_forbidden":
@@ -102,7 +102,7 @@ def _to_spec_error(error: Any, locator: Locator) -> Exception:
     if kind in _TYPE_NAMES:
         return locator.error(loc, f"expected {_TYPE_NAMES[kind]}, got {describe(value)}")
     if kind == "greater_than_equal":
-        return locator.error(loc, f"must be >= {ctx.get('ge')}, got {value!r}")
+        return locator.error(loc, f"must be >= {ctx.get('ge', 0):g}, got {value!r}")
     if kind == "finite_number":
         return locator.error(loc, f"must be a finite number, got {value!r}")
     if kind in ("too_short", "string_too_short"):

@@ -51,4 +51,8 @@ def _find_cycle(parents: Mapping[str, Sequence[str]], stuck: set[str]) -> list[s
         name = next(p for p in parents[name] if p in stuck)
     loop = path[seen[name] :]
     loop.reverse()  # we walked child -> parent; report parent -> child
+    # Start at the task declared first, so the same cycle is always reported the same way.
+    order = list(parents)
+    start = loop.index(min(loop, key=order.index))
+    loop = loop[start:] + loop[:start]
     return [*loop, loop[0]]

@@ -4,8 +4,8 @@ Keeping one interpreter alive means a task's module is imported once, not on eve
 running it in its own process means a CPU-bound or crashing task cannot stall or kill the
 agent's event loop. Stdlib only, so that the worker starts fast.
 
-Protocol: length-prefixed JSON frames. Requests arrive on stdin; replies leave on the
-original stdout, which is moved off fd 1 first so that a task's print() cannot corrupt it.
+Protocol: length-prefixed JSON frames. Requests arrive on the original stdin and replies
+leave on the original stdout; both are moved off fds 0 and 1 before any task runs.
 fd 1 and fd 2 both point at a log file owned by the runner: the worker empties it at the
 start of each call, and the runner reads its tail when a call fails or the worker dies.
 """
@@ -113,8 +113,13 @@ def _drop_internal_frames(report: traceback.TracebackException) -> None:
 
 
 def main(root: str) -> None:
-    requests = sys.stdin.buffer
+    # The protocol moves to private descriptors (os.dup makes them non-inheritable), so
+    # neither a task's print() nor a subprocess it starts can touch the request or reply pipe.
+    requests = os.fdopen(os.dup(0), "rb")
     replies = os.fdopen(os.dup(1), "wb", buffering=0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
     os.dup2(2, 1)
     # Line buffering keeps a task's last prints in the log even if it then kills the worker.
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]

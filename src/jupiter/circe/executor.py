@@ -21,7 +21,7 @@ from jupiter.app.runner import TaskFailed, TaskRunner
 from jupiter.app.spec import App
 from jupiter.circe.monitor import Monitor
 from jupiter.circe.store import DataStore
-from jupiter.circe.transfer import TransferError, file_digest, send_file
+from jupiter.circe.transfer import TransferError, send_file
 from jupiter.cluster.emulator import LinkEmulator
 from jupiter.cluster.spec import Cluster
 
@@ -74,18 +74,24 @@ class Executor:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         # One FIFO sender per destination node keeps each link's data in input order, the
         # way one TCP connection would.
-        self._outboxes: dict[str, asyncio.Queue[tuple[int, str, Path, str]]] = {}
+        self._outboxes: dict[str, asyncio.Queue[tuple[int, str, Path]]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._slots = slots
         self._stretch = cluster.stretch(node) if cluster.emulate else 1.0
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def deploy(self, deployment: Deployment) -> None:
+    async def deploy(self, deployment: Deployment) -> None:
         unknown = set(deployment.mapping) - set(self.app.tasks) - set(self.app.sources)
         if unknown:
             raise ValueError(f"mapping names unknown tasks: {sorted(unknown)}")
+        if self.deployment is not None:
+            raise ValueError("a mapping is already deployed on this node")
         self.deployment = deployment
+        here = [t for t, node in deployment.mapping.items() if node == self.node]
+        if any(t in self.app.tasks and self.app.tasks[t].python for t in here):
+            # Interpreter start-up belongs to dispatch, not to the first input's makespan.
+            await self.runner.warm_up()
         for _ in range(self._slots):
             self._spawn(self._work())
 
@@ -113,7 +119,7 @@ class Executor:
         record = self.monitor.record(source, input_id)
         record.enter = record.ready = record.start = record.finish = time.time()
         record.output_bytes = path.stat().st_size
-        await self._ship(input_id, source, path, await _digest(path))
+        await self._ship(input_id, source, path)
 
     def arrived(self, input_id: int, upstream: str) -> None:
         """The output of `upstream` for `input_id` is in the local store."""
@@ -150,8 +156,8 @@ class Executor:
             if not output.exists():
                 raise TaskFailed(task, f"task {task} wrote no output file")
         except TaskFailed as failure:
-            self.monitor.record(task, input_id).failed = str(failure)
-            await self._report_failure(task, input_id, str(failure))
+            self.monitor.record(task, input_id).failed = failure.message
+            await self._report_failure(task, input_id, failure.message)
             return
         if self._stretch > 1.0:
             # The emulated node is slower than this machine: hold the slot for the difference.
@@ -159,11 +165,11 @@ class Executor:
         record = self.monitor.record(task, input_id)
         record.finish = time.time()
         record.output_bytes = output.stat().st_size
-        await self._ship(input_id, task, output, await _digest(output))
+        await self._ship(input_id, task, output)
 
     # -- data out --------------------------------------------------------------------------
 
-    async def _ship(self, input_id: int, name: str, path: Path, digest: str) -> None:
+    async def _ship(self, input_id: int, name: str, path: Path) -> None:
         mapping = self._mapping()
         destinations = {mapping[child] for child in self.app.downstream(name)}
         if name in self.app.exits:
@@ -172,9 +178,9 @@ class Executor:
             if destination == self.node:
                 self.arrived(input_id, name)
             else:
-                self._outbox(destination).put_nowait((input_id, name, path, digest))
+                self._outbox(destination).put_nowait((input_id, name, path))
 
-    def _outbox(self, destination: str) -> asyncio.Queue[tuple[int, str, Path, str]]:
+    def _outbox(self, destination: str) -> asyncio.Queue[tuple[int, str, Path]]:
         if destination not in self._outboxes:
             self._outboxes[destination] = asyncio.Queue()
             self._spawn(self._send_loop(destination))
@@ -188,10 +194,10 @@ class Executor:
         emulator = LinkEmulator(link if self.cluster.emulate else None)
         outbox = self._outboxes[destination]
         while True:
-            input_id, name, path, digest = await outbox.get()
+            input_id, name, path = await outbox.get()
             url = f"{base}/circe/data/{input_id}/{name}"
             try:
-                await send_file(self.session, url, path, digest, emulator, self.auth)
+                await send_file(self.session, url, path, emulator, self.auth)
             except TransferError as error:
                 await self._report_failure(name, input_id, str(error))
 
@@ -203,8 +209,3 @@ class Executor:
         with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
             async with self.session.post(url, json=event, headers=self.auth) as response:
                 response.release()
-
-
-async def _digest(path: Path) -> str:
-    # Hashing a large output must not stall the event loop that paces other transfers.
-    return await asyncio.to_thread(file_digest, path)

@@ -22,7 +22,7 @@ def circe_routes(executor: Executor, max_body_bytes: int) -> list[web.RouteDef]:
 
     async def deploy(request: web.Request) -> web.Response:
         try:
-            executor.deploy(Deployment.from_dict(await request.json()))
+            await executor.deploy(Deployment.from_dict(await request.json()))
         except (KeyError, TypeError, ValueError) as error:
             raise web.HTTPBadRequest(text=f"bad deployment: {error}") from None
         return web.json_response({"node": executor.node, "deployed": True})

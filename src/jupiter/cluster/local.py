@@ -119,7 +119,7 @@ class LocalBackend:
                 launcher.stdin.close()
         try:
             await asyncio.wait_for(launcher.wait(), timeout=STOP_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(launcher.pid, signal.SIGKILL)
             await launcher.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import ClassVar
 
 import click
 from rich.console import Console
@@ -22,7 +23,7 @@ DEMO_NODES = 8
 class BarProgress(Progress):
     """Draws each phase as a bar on stderr."""
 
-    LABELS = {"deploy": "starting agents", "stream": "streaming inputs"}
+    LABELS: ClassVar[dict[str, str]] = {"deploy": "starting agents", "stream": "streaming inputs"}
 
     def __init__(self, bar: RichBar) -> None:
         self.bar = bar
@@ -131,7 +132,9 @@ def run_command(
 
 @click.command("demo")
 @click.option("--inputs", default=10, show_default=True)
-@click.option("--report", "report_dir", type=click.Path(path_type=Path), default=Path("jupiter-report"))
+@click.option(
+    "--report", "report_dir", type=click.Path(path_type=Path), default=Path("jupiter-report")
+)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("jupiter-out"))
 def demo_command(inputs: int, report_dir: Path, out_dir: Path) -> None:
     """Run the bundled anomaly-detection app on 8 emulated nodes."""
@@ -140,6 +143,8 @@ def demo_command(inputs: int, report_dir: Path, out_dir: Path) -> None:
         cluster=Cluster.default(DEMO_NODES),
         inputs=inputs,
         out_dir=out_dir,
+        # Two inputs in flight: pipelined, yet each input's makespan stays readable.
+        max_in_flight=2,
     )
     execute(options, report_dir, quiet=False)
 

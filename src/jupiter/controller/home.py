@@ -4,6 +4,7 @@ failures are reported here. It is the controller's view of observed state."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -57,10 +58,8 @@ class HomeState:
             if remaining <= 0:
                 raise RunError(f"timed out after {timeout:.0f} s waiting for {what}")
             self.changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), timeout=min(remaining, 1.0))
-            except asyncio.TimeoutError:
-                pass
         if self.failure is not None:
             raise RunError(self.failure)
 
@@ -101,7 +100,7 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
         body = await request.json()
         if body.get("kind") == "failure":
             state.fail(
-                f"task {body.get('task')} failed on node {body.get('node')} "
+                f"task '{body.get('task')}' failed on node {body.get('node')} "
                 f"for input {body.get('input_id')}: {body.get('message')}"
             )
         return web.json_response({"noted": True})

@@ -89,6 +89,10 @@ def build_problem(app: App, cluster: Cluster) -> BuiltProblem:
 
 def _known_node(cluster: Cluster, node: str, field_name: str) -> str:
     if node not in cluster.node_names:
-        raise SpecError("app.yaml", field_name, f"unknown node {node!r}; the cluster has "
-                        f"{', '.join(cluster.node_names[:8])}{' ...' if len(cluster.node_names) > 8 else ''}")
+        raise SpecError(
+            "app.yaml",
+            field_name,
+            f"unknown node {node!r}; the cluster has "
+            f"{', '.join(cluster.node_names[:8])}{' ...' if len(cluster.node_names) > 8 else ''}",
+        )
     return node

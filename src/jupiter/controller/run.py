@@ -22,7 +22,7 @@ import aiohttp
 from jupiter.agent.auth import auth_headers, new_token
 from jupiter.app.spec import App, load_app
 from jupiter.circe.executor import HOME
-from jupiter.circe.transfer import file_digest, send_file
+from jupiter.circe.transfer import send_file
 from jupiter.cluster.emulator import LinkEmulator
 from jupiter.cluster.local import LocalBackend, loopback_address
 from jupiter.cluster.spec import Cluster
@@ -97,8 +97,18 @@ async def run(options: RunOptions, progress: Progress | None = None) -> RunResul
     try:
         await stack.__aenter__()
         result = await _run_with(
-            options, app, cluster, built.problem, mapper, token, run_id, work_dir, state,
-            timer, stack, progress,
+            options,
+            app,
+            cluster,
+            built.problem,
+            mapper,
+            token,
+            run_id,
+            work_dir,
+            state,
+            timer,
+            stack,
+            progress,
         )
         result.figure_sources = built.sources
     finally:
@@ -184,8 +194,9 @@ async def _run_with(
             injected_at[input_id] = time.time()
             await asyncio.gather(
                 *(
-                    _inject(session, app, state.agents[schedule.mapping[source]], source,
-                            input_id, auth)
+                    _inject(
+                        session, app, state.agents[schedule.mapping[source]], source, input_id, auth
+                    )
                     for source in app.sources
                 )
             )
@@ -193,8 +204,9 @@ async def _run_with(
             if options.interval > 0 and input_id + 1 < options.inputs:
                 await asyncio.sleep(options.interval)
         await state.wait_for(
-            lambda: _advance(progress, sum(state.complete(k) for k in injected_at))
-            >= options.inputs,
+            lambda: (
+                _advance(progress, sum(state.complete(k) for k in injected_at)) >= options.inputs
+            ),
             timeout=options.timeout,
             what="every input's exit outputs",
         )
@@ -249,9 +261,8 @@ async def _inject(
 ) -> None:
     # The input originates on the source's node, so handing it over is not WAN traffic.
     path = app.input_for(source, input_id)
-    digest = await asyncio.to_thread(file_digest, path)
     url = f"{agent_url}/circe/inject/{input_id}/{source}"
-    await send_file(session, url, path, digest, LinkEmulator(None), auth)
+    await send_file(session, url, path, LinkEmulator(None), auth)
 
 
 async def _gather_stats(

@@ -70,6 +70,10 @@ def schedule_command(
     began = time.perf_counter()
     schedule = mapper(problem)
     seconds = time.perf_counter() - began
+    if not isinstance(schedule, Schedule):
+        raise JupiterError(
+            f"mapper {algorithm!r} returned {type(schedule).__name__}, not a Schedule"
+        )
     schedule.check(problem)
     if as_json:
         document = {

@@ -8,6 +8,7 @@ told not to.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections.abc import Iterable
@@ -82,18 +83,6 @@ class SchedulingProblem:
         """(cpu percent, memory percent) of a node; 0 where the problem says nothing."""
         figures = self.load.get(node, {})
         return float(figures.get("cpu", 0.0)), float(figures.get("memory", 0.0))
-
-    def parents(self) -> dict[str, list[Edge]]:
-        incoming: dict[str, list[Edge]] = {task: [] for task in self.tasks}
-        for edge in self.edges:
-            incoming[edge.dst].append(edge)
-        return incoming
-
-    def children(self) -> dict[str, list[Edge]]:
-        outgoing: dict[str, list[Edge]] = {task: [] for task in self.tasks}
-        for edge in self.edges:
-            outgoing[edge.src].append(edge)
-        return outgoing
 
     # ---- validation ----------------------------------------------------------------------
 
@@ -228,7 +217,13 @@ class _Parser:
         top = self.obj(data, "")
         for key in top:
             if key not in TOP_LEVEL_FIELDS:
-                raise self.fail(key, f"unknown field (expected: {', '.join(TOP_LEVEL_FIELDS)})")
+                close = difflib.get_close_matches(key, TOP_LEVEL_FIELDS, n=1)
+                hint = (
+                    f"did you mean {close[0]!r}?"
+                    if close
+                    else f"expected one of: {', '.join(TOP_LEVEL_FIELDS)}"
+                )
+                raise self.fail(key, f"unknown field; {hint}")
         for key in REQUIRED_FIELDS:
             if key not in top:
                 raise self.fail(key, "missing required field")
@@ -340,6 +335,12 @@ def _kind(value: Any) -> str:
 # ---- validation: meaning -------------------------------------------------------------------
 
 
+def _show(value: Any) -> str:
+    if isinstance(value, float) and not isinstance(value, bool):
+        return f"{value:g}"
+    return repr(value)
+
+
 def _non_negative(value: Any) -> bool:
     return (
         isinstance(value, int | float)
@@ -400,7 +401,7 @@ class _Validator:
                     raise self.fail(path, f"missing: no seconds for task {task!r} on node {node!r}")
                 if not _non_negative(row[node]):
                     raise self.fail(
-                        path, f"must be a non-negative number of seconds, got {row[node]!r}"
+                        path, f"must be a non-negative number of seconds, got {_show(row[node])}"
                     )
 
     def edges(self, tasks: set[str]) -> None:
@@ -413,7 +414,7 @@ class _Validator:
                 raise self.fail(_join(path, "to"), f"unknown task {edge.dst!r}")
             if not _non_negative(edge.bytes):
                 raise self.fail(
-                    _join(path, "bytes"), f"must be a non-negative number, got {edge.bytes!r}"
+                    _join(path, "bytes"), f"must be a non-negative number, got {_show(edge.bytes)}"
                 )
             if (edge.src, edge.dst) in seen:
                 raise self.fail(path, f"edge {edge.src} -> {edge.dst} is listed twice")
@@ -438,7 +439,7 @@ class _Validator:
                     value = getattr(model, name)
                     if not _non_negative(value):
                         raise self.fail(
-                            _join(path, name), f"must be a non-negative number, got {value!r}"
+                            _join(path, name), f"must be a non-negative number, got {_show(value)}"
                         )
                 if dst == src and model != ZERO_LINK:
                     raise self.fail(
@@ -491,7 +492,7 @@ class _Validator:
                     raise self.fail(_join(path, key), "unknown field (expected: cpu, memory)")
                 if not _non_negative(value):
                     raise self.fail(
-                        _join(path, key), f"must be a non-negative percentage, got {value!r}"
+                        _join(path, key), f"must be a non-negative percentage, got {_show(value)}"
                     )
 
 

@@ -65,7 +65,9 @@ def write_report(report: dict[str, Any], directory: Path) -> Path:
 
 
 def print_summary(report: dict[str, Any], console: Console) -> None:
-    table = Table(title=f"{report['app']} — {len(report['inputs'])} inputs, mapper {report['mapper']}")
+    table = Table(
+        title=f"{report['app']} — {len(report['inputs'])} inputs, mapper {report['mapper']}"
+    )
     table.add_column("input", justify="right")
     table.add_column("makespan (s)", justify="right")
     for entry in report["inputs"]:

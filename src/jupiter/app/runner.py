@@ -1,0 +1,339 @@
+"""Running one task on one input: a Python function in a persistent worker, or a command.
+
+    async with TaskRunner(app) as runner:
+        await runner.run("score", {"aggregate": path}, output_path)
+
+The runner owns every process it starts: cancelling `run` kills the task's process group,
+and leaving the `async with` block stops the Python workers and removes their temp files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from asyncio.subprocess import DEVNULL, PIPE, Process
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import jupiter
+from jupiter.app import placeholders
+from jupiter.app.python_worker import HEADER, encode_frame
+from jupiter.app.spec import App, TaskSpec
+from jupiter.errors import RunError
+
+__all__ = ["TaskFailed", "TaskRunner"]
+
+TAIL_BYTES = 4096
+_WORKER_MODULE = "jupiter.app.python_worker"
+# Where `jupiter` is importable from, for the worker even if the caller adjusted sys.path.
+_PACKAGE_PARENT = str(Path(jupiter.__file__).resolve().parent.parent)
+
+
+class TaskFailed(RunError):
+    """A task did not produce its output: its error output or traceback is in the message."""
+
+    def __init__(self, task: str, message: str) -> None:
+        self.task = task
+        self.message = message
+        super().__init__(f"task '{task}' failed: {message}")
+
+
+class _WorkerDied(Exception):
+    pass
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+def _tail_text(data: bytes, limit: int) -> str:
+    if len(data) > limit:
+        data = data[-limit:]
+        # Start at a line boundary so the first line shown is not a fragment.
+        newline = data.find(b"\n")
+        if 0 <= newline < len(data) - 1:
+            data = data[newline + 1 :]
+        return "...\n" + data.decode("utf-8", "replace").rstrip()
+    return data.decode("utf-8", "replace").rstrip()
+
+
+def _file_tail(path: Path, limit: int) -> str:
+    try:
+        with path.open("rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - 2 * limit))
+            return _tail_text(file.read(), limit)
+    except OSError:
+        return ""
+
+
+class _PythonWorker:
+    """The runner's handle on one python_worker process."""
+
+    def __init__(self, process: Process, log: Path) -> None:
+        self.process = process
+        self.log = log
+
+    @classmethod
+    async def start(cls, root: Path, log: Path) -> _PythonWorker:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            part for part in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if part
+        )
+        # O_APPEND: after the worker truncates the log, its writes start again at offset 0.
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                _WORKER_MODULE,
+                str(root),
+                stdin=PIPE,
+                stdout=PIPE,
+                stderr=fd,
+                cwd=root,
+                env=env,
+                # Its own process group, so that a kill also reaches anything the task started.
+                start_new_session=True,
+            )
+        finally:
+            os.close(fd)
+        return cls(process, log)
+
+    async def call(self, request: dict[str, Any]) -> bool:
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            stdin.write(encode_frame(request))
+            await stdin.drain()
+            (size,) = HEADER.unpack(await stdout.readexactly(HEADER.size))
+            reply = json.loads(await stdout.readexactly(size))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            raise _WorkerDied from None
+        return bool(reply["ok"])
+
+    def log_tail(self, limit: int) -> str:
+        return _file_tail(self.log, limit)
+
+    def kill(self) -> None:
+        # The group, not just the worker: a task may have started processes of its own.
+        _kill_group(self.process.pid)
+
+    async def wait(self) -> int:
+        return await self.process.wait()
+
+    async def close(self, timeout: float = 2.0) -> None:
+        """Ask an idle worker to exit (end of input), killing it if it does not."""
+        if self.process.returncode is None and self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            self.kill()
+            await self.process.wait()
+        # A task may have left background processes in the worker's group.
+        _kill_group(self.process.pid)
+
+
+class TaskRunner:
+    """Runs the tasks of one app on this machine. Use as `async with TaskRunner(app)`.
+
+    python_workers: how many Python tasks may run at once (each in its own worker process,
+    started on first need). Command tasks are not limited.
+    """
+
+    def __init__(self, app: App, *, python_workers: int = 1, tail_bytes: int = TAIL_BYTES) -> None:
+        if python_workers < 1:
+            raise ValueError("python_workers must be at least 1")
+        self.app = app
+        self._python_workers = python_workers
+        self._tail_bytes = tail_bytes
+        self._templates: dict[str, list[placeholders.Part]] = {}
+        self._idle: list[_PythonWorker] = []
+        self._workers: set[_PythonWorker] = set()
+        self._commands: set[Process] = set()
+        self._slots: asyncio.Semaphore | None = None
+        self._tmp: Path | None = None
+        self._serial = 0
+        self._closed = False
+
+    async def __aenter__(self) -> TaskRunner:
+        if self._tmp is not None or self._closed:
+            raise RuntimeError("a TaskRunner can be entered only once")
+        self._tmp = Path(tempfile.mkdtemp(prefix="jupiter-runner-"))
+        self._slots = asyncio.Semaphore(self._python_workers)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop every process this runner started and remove its temp files."""
+        self._closed = True
+        for process in list(self._commands):
+            _kill_group(process.pid)
+        workers = list(self._workers)
+        self._workers.clear()
+        idle = set(self._idle)
+        self._idle.clear()
+        try:
+            for worker in workers:
+                if worker not in idle:
+                    worker.kill()  # busy: its run() reports the failure
+            await asyncio.gather(*(worker.close() for worker in workers))
+        finally:
+            for worker in workers:
+                worker.kill()
+            if self._tmp is not None:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+
+    async def warm_up(self) -> None:
+        """Start the Python workers now, so that the first task does not pay their start-up."""
+        if self._slots is None or self._closed:
+            raise RuntimeError("use the runner inside `async with TaskRunner(app) as runner:`")
+        while len(self._workers) < self._python_workers:
+            self._idle.append(await asyncio.shield(self._start_worker()))
+
+    async def run(self, task: str, inputs: Mapping[str, Path], output: Path) -> None:
+        """Run `task` once: `inputs` maps each upstream name to its file; writes `output`.
+
+        Raises TaskFailed if the task fails, dies or writes no output file.
+        """
+        if self._slots is None or self._closed:
+            raise RuntimeError("use the runner inside `async with TaskRunner(app) as runner:`")
+        spec = self.app.tasks.get(task)
+        if spec is None:
+            raise ValueError(f"app {self.app.name!r} has no task {task!r}")
+        upstream = self.app.upstream(task)
+        if set(inputs) != set(upstream):
+            raise ValueError(
+                f"task {task!r} takes inputs from {upstream}, was given {sorted(inputs)}"
+            )
+        paths = {name: Path(path).absolute() for name, path in inputs.items()}
+        output = Path(output).absolute()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        # A stale file from an earlier attempt must not pass for this run's output.
+        output.unlink(missing_ok=True)
+        if spec.python is not None:
+            await self._run_python(spec, paths, output)
+        else:
+            await self._run_command(spec, upstream, paths, output)
+        if not output.is_file():
+            raise TaskFailed(task, f"finished without writing its output file {output}")
+
+    # -- Python tasks ----------------------------------------------------------------
+
+    async def _run_python(self, spec: TaskSpec, inputs: dict[str, Path], output: Path) -> None:
+        assert self._slots is not None and spec.python_file and spec.python_function
+        request = {
+            "file": str(self.app.root / spec.python_file),
+            "function": spec.python_function,
+            "inputs": {name: str(path) for name, path in inputs.items()},
+            "output": str(output),
+        }
+        async with self._slots:
+            # Shielded: a cancel mid-start must not orphan a process that aclose() cannot see.
+            worker = self._idle.pop() if self._idle else await asyncio.shield(self._start_worker())
+            try:
+                ok = await worker.call(request)
+            except _WorkerDied:
+                self._workers.discard(worker)
+                worker.kill()  # the worker is gone; anything the task started goes too
+                returncode = await worker.wait()
+                log = worker.log_tail(self._tail_bytes)
+                message = f"the Python worker process {_describe_exit(returncode)} while running it"
+                raise TaskFailed(spec.name, f"{message}\n{log}" if log else message) from None
+            except BaseException:
+                # Cancelled (or broken) mid-call: the worker is in an unknown state.
+                self._workers.discard(worker)
+                worker.kill()
+                await asyncio.shield(worker.wait())
+                raise
+            log = "" if ok else worker.log_tail(self._tail_bytes)
+            if self._closed:
+                await worker.close()
+            else:
+                self._idle.append(worker)
+        if not ok:
+            raise TaskFailed(spec.name, log or "raised an error without a message")
+
+    async def _start_worker(self) -> _PythonWorker:
+        assert self._tmp is not None
+        self._serial += 1
+        worker = await _PythonWorker.start(self.app.root, self._tmp / f"worker-{self._serial}.log")
+        self._workers.add(worker)
+        return worker
+
+    # -- command tasks -----------------------------------------------------------------
+
+    async def _run_command(
+        self, spec: TaskSpec, upstream: Sequence[str], inputs: dict[str, Path], output: Path
+    ) -> None:
+        assert spec.command is not None
+        parts = self._templates.get(spec.name)
+        if parts is None:
+            parts = self._templates[spec.name] = placeholders.parse(spec.command)
+        command = placeholders.render(
+            parts, inputs=inputs, upstream=upstream, output=output, app=self.app.root
+        )
+        assert self._tmp is not None
+        self._serial += 1
+        # stderr goes to a file, not a pipe: a background process that inherited a pipe
+        # would hold it open, and asyncio's wait() would then outlive the shell itself.
+        stderr_path = self._tmp / f"command-{self._serial}.stderr"
+        # A command that never mentions {out} produces its output on stdout.
+        writes_output = placeholders.uses_output(parts)
+        try:
+            with (
+                stderr_path.open("wb") as stderr_file,
+                contextlib.nullcontext(None) if writes_output else output.open("wb") as stdout,
+            ):
+                process = await asyncio.create_subprocess_exec(
+                    "/bin/sh",
+                    "-c",
+                    command,
+                    cwd=self.app.root,
+                    stdin=DEVNULL,
+                    stdout=DEVNULL if stdout is None else stdout,
+                    stderr=stderr_file,
+                    start_new_session=True,
+                )
+            self._commands.add(process)
+            try:
+                returncode = await process.wait()
+            except BaseException:
+                _kill_group(process.pid)
+                await asyncio.shield(process.wait())
+                raise
+            finally:
+                self._commands.discard(process)
+                # Whatever it left running in the background goes with it.
+                _kill_group(process.pid)
+            stderr = _file_tail(stderr_path, self._tail_bytes)
+        finally:
+            stderr_path.unlink(missing_ok=True)
+        if returncode != 0:
+            message = f"command {_describe_exit(returncode)}"
+            raise TaskFailed(spec.name, f"{message}\n{stderr}" if stderr else message)

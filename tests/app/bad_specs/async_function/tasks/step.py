@@ -1,0 +1,2 @@
+async def step(inputs, output):
+    pass

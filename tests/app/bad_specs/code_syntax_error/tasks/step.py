@@ -1,0 +1,2 @@
+def step(inputs, output):
+    return (

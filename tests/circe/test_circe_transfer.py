@@ -1,0 +1,85 @@
+"""The transfer wire format over a real socket: every size, every way of splitting the body."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from jupiter.agent.server import serving
+from jupiter.circe.transfer import (
+    DIGEST_HEADER,
+    DIGEST_SCHEME,
+    TransferError,
+    receive_file,
+    send_file,
+)
+from jupiter.cluster.emulator import LinkEmulator
+
+TOKEN = "t" * 20
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def with_receiver(tmp_path: Path, scenario) -> None:  # type: ignore[no-untyped-def]
+    async def put(request: web.Request) -> web.Response:
+        size = await receive_file(request, tmp_path / "in" / request.match_info["name"], 8 << 20)
+        return web.json_response({"size": size}, status=201)
+
+    async with (
+        serving([web.put("/f/{name}", put)], TOKEN, "127.0.0.1", 0) as (_, port),
+        aiohttp.ClientSession() as session,
+    ):
+        await scenario(session, f"http://127.0.0.1:{port}/f")
+
+
+@pytest.mark.parametrize("size", [0, 1, 31, 32, 33, 4096, 1024 * 1024 + 7, 3 * 1024 * 1024])
+def test_files_of_every_size_arrive_intact(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    (tmp_path / "out.bin").write_bytes(data)
+
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        await send_file(session, f"{base}/x", tmp_path / "out.bin", LinkEmulator(None), AUTH)
+
+    asyncio.run(with_receiver(tmp_path, scenario))
+    assert (tmp_path / "in" / "x").read_bytes() == data
+
+
+def test_trailer_split_across_tiny_chunks_is_reassembled(tmp_path: Path) -> None:
+    data = os.urandom(70_000)
+    body = data + hashlib.sha256(data).digest()
+    rng = random.Random(7)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        at = 0
+        while at < len(body):
+            step = rng.choice([1, 5, 31, 33, 4000])
+            yield body[at : at + step]
+            at += step
+            await asyncio.sleep(0)
+
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        headers = {**AUTH, DIGEST_HEADER: DIGEST_SCHEME}
+        async with session.put(f"{base}/y", data=pieces(), headers=headers) as response:
+            assert response.status == 201
+            assert (await response.json())["size"] == len(data)
+
+    asyncio.run(with_receiver(tmp_path, scenario))
+    assert (tmp_path / "in" / "y").read_bytes() == data
+
+
+def test_a_refused_transfer_names_the_file_and_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "out.bin").write_bytes(b"abc")
+
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        with pytest.raises(TransferError, match=r"out.bin.*HTTP 401"):
+            await send_file(session, f"{base}/z", tmp_path / "out.bin", LinkEmulator(None), {})
+
+    asyncio.run(with_receiver(tmp_path, scenario))
+    assert not (tmp_path / "in" / "z").exists()
