@@ -71,6 +71,21 @@ def test_thirty_task_app_through_the_cli_writes_the_report(tmp_path: Path) -> No
     assert set(report["mapping"].values()) <= {n["name"] for n in report["nodes"]}
     # Outputs land in OUT/<input id>/<exit task>.
     assert (out / "0").is_dir()
+    # The page a person opens: one Gantt bar per task run, the mapping, the inputs.
+    page = (report_dir / "report.html").read_text()
+    assert page.count("<rect ") >= 10 * 30
+    assert all(f"<td>{task}</td>" in page for task in report["mapping"])
+
+
+def test_demo_runs_the_bundled_app_from_any_folder(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    main(["demo", "--inputs", "3"])
+    report = json.loads((tmp_path / "jupiter-report" / "report.json").read_text())
+    assert report["app"] == "anomaly-detection"
+    assert len(report["nodes"]) == 8
+    merged = json.loads((tmp_path / "jupiter-out" / "0" / "merge").read_text())
+    assert merged  # the merged anomaly report of the first input
+    assert "predicted" in capsys.readouterr().out
 
 
 def test_failing_task_fails_the_run_with_its_stderr(tmp_path: Path) -> None:

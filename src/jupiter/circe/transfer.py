@@ -22,7 +22,7 @@ from aiohttp import web
 from jupiter.cluster.emulator import LinkEmulator
 from jupiter.errors import RunError
 
-CHUNK_BYTES = 1024 * 1024
+CHUNK_BYTES = 4 * 1024 * 1024
 DIGEST_HEADER = "X-Jupiter-Digest"
 DIGEST_SCHEME = "sha256-trailer"
 DIGEST_BYTES = 32

@@ -14,6 +14,7 @@ from rich.progress import Progress as RichBar
 from jupiter.cluster.spec import Cluster, load_cluster
 from jupiter.controller.run import Progress, RunOptions, run
 from jupiter.errors import SpecError
+from jupiter.report.html import write_html_report
 from jupiter.report.report import build_report, print_summary, write_report
 
 DEMO_APP = "anomaly-detection"
@@ -68,7 +69,8 @@ def execute(options: RunOptions, report_dir: Path | None, quiet: bool) -> None:
     print_summary(report, out)
     out.print(f"outputs: {result.out_dir}")
     if report_dir is not None:
-        out.print(f"report: {write_report(report, report_dir)}")
+        write_report(report, report_dir)
+        out.print(f"report: {write_html_report(report, report_dir)} (and report.json)")
 
 
 def run_options(function: click.decorators.FC) -> click.decorators.FC:

@@ -1,0 +1,164 @@
+"""report.html: the page a person opens after a run — summary, phase timings, the DAG as
+mapped, and a Gantt chart of every task run on every node. One self-contained file (inline
+SVG, no scripts, no network), so it can be mailed or archived with the run."""
+
+from __future__ import annotations
+
+import colorsys
+import html
+from pathlib import Path
+from typing import Any
+
+ROW_HEIGHT = 22
+LABEL_WIDTH = 90
+CHART_WIDTH = 900
+
+
+def write_html_report(report: dict[str, Any], directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "report.html"
+    path.write_text(render(report))
+    return path
+
+
+def render(report: dict[str, Any]) -> str:
+    title = f"Jupiter run {report['run_id']}: {report['app']}"
+    spans = report["makespan"]
+    summary = [
+        ("mapper", report["mapper"]),
+        ("nodes", str(len(report["nodes"]))),
+        ("inputs", str(len(report["inputs"]))),
+        ("makespan mean", f"{spans['mean']:.3f} s"),
+        ("makespan min / max", f"{spans['min']:.3f} / {spans['max']:.3f} s"),
+        ("predicted (one input)", f"{report['predicted_makespan']:.3f} s"),
+        ("link emulation", "on" if report["emulated"] else "off"),
+    ]
+    sources = report.get("figure_sources", {})
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        _table(["", ""], summary),
+        "<h2>Phases</h2>",
+        _phases(report["phases"]),
+        "<h2>Timeline</h2><p>Each bar is one task run for one input; the pale part is the time "
+        "it waited for its inputs and its node. Hover for details.</p>",
+        _gantt(report),
+        "<h2>Mapping</h2>",
+        _table(
+            ["task", "node", "region", "predicted start", "predicted finish"],
+            [
+                (
+                    a["task"],
+                    a["node"],
+                    _region(report, a["node"]),
+                    f"{a['start']:.3f}",
+                    f"{a['finish']:.3f}",
+                )
+                for a in report["predicted_schedule"]
+            ],
+        ),
+        "<h2>Inputs</h2>",
+        _table(
+            ["input", "makespan (s)"],
+            [(str(i["id"]), f"{i['makespan']:.3f}") for i in report["inputs"]],
+        ),
+        "<h2>Where the figures came from</h2>",
+        _table(["figure", "source"], list(sources.items())),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _gantt(report: dict[str, Any]) -> str:
+    records = [r for r in report["stats"] if r.get("start") is not None and r.get("finish")]
+    if not records:
+        return "<p>No task ran.</p>"
+    origin = min(i["injected_at"] for i in report["inputs"])
+    end = max(max(r["finish"] for r in records), max(i["completed_at"] for i in report["inputs"]))
+    scale = CHART_WIDTH / max(end - origin, 1e-9)
+    nodes = [n["name"] for n in report["nodes"]]
+    used = [n for n in nodes if any(r["node"] == n for r in records)]
+    tasks = sorted({r["task"] for r in records})
+    colours = {t: _colour(i, len(tasks)) for i, t in enumerate(tasks)}
+    height = ROW_HEIGHT * len(used) + 30
+    svg = [
+        f"<svg width='{LABEL_WIDTH + CHART_WIDTH + 20}' height='{height}' "
+        "xmlns='http://www.w3.org/2000/svg' font-size='12'>"
+    ]
+    for row, node in enumerate(used):
+        y = row * ROW_HEIGHT
+        region = _region(report, node)
+        svg.append(f"<text x='0' y='{y + 15}'>{_e(node)} {_e(region)}</text>")
+        svg.append(
+            f"<line x1='{LABEL_WIDTH}' x2='{LABEL_WIDTH + CHART_WIDTH}' y1='{y + ROW_HEIGHT}' "
+            f"y2='{y + ROW_HEIGHT}' stroke='#eee'/>"
+        )
+        for r in (r for r in records if r["node"] == node):
+            x0 = LABEL_WIDTH + (r["start"] - origin) * scale
+            width = max((r["finish"] - r["start"]) * scale, 1.0)
+            tip = (
+                f"{r['task']} input {r['input_id']} on {node}: waited {r['waiting'] or 0:.3f} s, "
+                f"ran {r['duration'] or 0:.3f} s"
+            )
+            if r.get("enter") is not None and r["enter"] < r["start"]:
+                wx = LABEL_WIDTH + (r["enter"] - origin) * scale
+                svg.append(
+                    f"<rect x='{wx:.1f}' y='{y + 8}' width='{max(x0 - wx, 0.5):.1f}' height='6' "
+                    f"fill='{colours[r['task']]}' opacity='0.25'><title>{_e(tip)}</title></rect>"
+                )
+            svg.append(
+                f"<rect x='{x0:.1f}' y='{y + 3}' width='{width:.1f}' height='{ROW_HEIGHT - 6}' "
+                f"fill='{colours[r['task']]}'><title>{_e(tip)}</title></rect>"
+            )
+    axis_y = ROW_HEIGHT * len(used) + 15
+    for tick in range(6):
+        seconds = (end - origin) * tick / 5
+        x = LABEL_WIDTH + seconds * scale
+        svg.append(f"<text x='{x:.1f}' y='{axis_y}' text-anchor='middle'>{seconds:.2f}s</text>")
+    svg.append("</svg>")
+    legend = " ".join(
+        f"<span class='key' style='background:{colours[t]}'></span>{_e(t)}" for t in tasks
+    )
+    return "".join(svg) + f"<p class='legend'>{legend}</p>"
+
+
+def _phases(phases: dict[str, float]) -> str:
+    total = sum(phases.values()) or 1.0
+    cells = "".join(
+        f"<div class='phase' style='flex:{max(seconds / total, 0.02):.3f}' "
+        f"title='{_e(name)}: {seconds:.3f} s'>{_e(name)}<br>{seconds:.2f} s</div>"
+        for name, seconds in phases.items()
+    )
+    return f"<div class='phases'>{cells}</div>"
+
+
+def _table(header: list[str], rows: list[tuple[str, ...]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _region(report: dict[str, Any], node: str) -> str:
+    return next((n["region"] for n in report["nodes"] if n["name"] == node), "")
+
+
+def _colour(index: int, count: int) -> str:
+    red, green, blue = colorsys.hsv_to_rgb(index / max(count, 1), 0.55, 0.85)
+    return f"#{int(red * 255):02x}{int(green * 255):02x}{int(blue * 255):02x}"
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+td, th { border-bottom: 1px solid #ddd; padding: 3px 10px; text-align: left; }
+.phases { display: flex; width: 990px; margin-bottom: 1.5em; }
+.phase { background: #dfe8f5; border-right: 2px solid white; padding: 4px; font-size: 12px;
+         overflow: hidden; white-space: nowrap; }
+.legend { font-size: 12px; } .key { display: inline-block; width: 10px; height: 10px;
+          margin: 0 4px 0 10px; }
+"""
