@@ -71,7 +71,13 @@ def render(report: dict[str, Any]) -> str:
 
 
 def _gantt(report: dict[str, Any]) -> str:
-    records = [r for r in report["stats"] if r.get("start") is not None and r.get("finish")]
+    # Sources take no time: they only mark where an input entered.
+    sources = set(report.get("sources", []))
+    records = [
+        r
+        for r in report["stats"]
+        if r["task"] not in sources and r.get("start") is not None and r.get("finish")
+    ]
     if not records:
         return "<p>No task ran.</p>"
     origin = min(i["injected_at"] for i in report["inputs"])

@@ -28,6 +28,7 @@ def build_report(result: RunResult, mapper: str) -> dict[str, Any]:
             {"name": n.name, "region": n.region, "speed": n.speed} for n in result.cluster.nodes
         ],
         "emulated": result.cluster.emulate,
+        "sources": list(result.app.sources),
         "mapping": schedule.mapping,
         "predicted_makespan": schedule.makespan,
         "predicted_schedule": [
