@@ -17,6 +17,10 @@ COMMANDS: dict[str, str] = {
     "check": "jupiter.app.cli:check_command",
     "run": "jupiter.controller.cli:run_command",
     "demo": "jupiter.controller.cli:demo_command",
+    "k8s": "jupiter.k8s.cli:k8s_group",
+    "profile": "jupiter.profiler.cli:profile_command",
+    "generate-app": "jupiter.app.generate_cli:generate_app_command",
+    "import-wfcommons": "jupiter.app.generate_cli:import_wfcommons_command",
 }
 
 

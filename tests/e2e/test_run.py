@@ -97,7 +97,8 @@ def test_failing_task_fails_the_run_with_its_stderr(tmp_path: Path) -> None:
     code = (app / "tasks.py").read_text()
     code = code.replace("def explode(inputs, output):\n    mix('explode', inputs, output)\n", "")
     (app / "tasks.py").write_text(code)
-    options = RunOptions(app=app, cluster=Cluster.default(4), inputs=3, timeout=60)
+    # Without profiling, which would meet the failure first (see tests/profiler).
+    options = RunOptions(app=app, cluster=Cluster.default(4), inputs=3, timeout=60, profiling=False)
     with pytest.raises(
         RunError, match=r"(?s)task 'explode' failed on node n\d+ for input \d: .*sensor offline"
     ):

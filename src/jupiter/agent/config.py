@@ -17,6 +17,11 @@ class AgentConfig(BaseModel):
     port: int = 0
     # URL the agent registers with, and where exit outputs and failures go.
     home_url: str
+    # URL peers and the home reach this agent at, when not http://{host}:{port}: in a pod
+    # the agent binds 0.0.0.0 and is reached through its Service's DNS name.
+    advertise_url: str | None = None
+    # Seconds to keep retrying registration: a pod may start long before the home's pod.
+    register_timeout_s: float = 60.0
     work_dir: Path
     app: dict[str, Any]
     # The app folder as seen from this agent (task code and sample inputs live there).

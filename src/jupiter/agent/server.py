@@ -22,8 +22,7 @@ from jupiter.circe.executor import Executor
 from jupiter.circe.routes import circe_routes
 from jupiter.circe.store import DataStore
 from jupiter.cluster.spec import Cluster
-
-REGISTER_TIMEOUT_S = 60.0
+from jupiter.profiler.role import ProfilerRole
 
 
 @contextlib.asynccontextmanager
@@ -61,6 +60,17 @@ async def run_agent(config: AgentConfig, token: str) -> None:
         TaskRunner(app) as runner,
     ):
         executor = Executor(config.node, app, cluster, store, runner, session, auth, config.slots)
+        profiler = ProfilerRole(
+            config.node,
+            app,
+            cluster,
+            session,
+            auth,
+            runner,
+            executor.monitor,
+            config.work_dir / "profiler",
+            config.max_body_bytes,
+        )
 
         async def health(request: web.Request) -> web.Response:
             return web.json_response({"node": config.node, "status": "ok"})
@@ -73,10 +83,13 @@ async def run_agent(config: AgentConfig, token: str) -> None:
             web.get("/health", health),
             web.post("/shutdown", shutdown),
             *circe_routes(executor, config.max_body_bytes),
+            *profiler.routes(),
         ]
         try:
-            async with serving(routes, token, config.host, config.port) as (_, port):
-                url = f"http://{config.host}:{port}"
+            # Probing stops before the server does: a server waits for requests in flight,
+            # and peers that are still probing would keep it waiting.
+            async with serving(routes, token, config.host, config.port) as (_, port), profiler:
+                url = config.advertise_url or f"http://{config.host}:{port}"
                 await _register(session, config, url, auth, stop)
                 await stop.wait()
         finally:
@@ -92,7 +105,7 @@ async def _register(
 ) -> None:
     """Tell the home where this agent listens; the home may not be up yet on a real cluster."""
     body = {"run_id": config.run_id, "node": config.node, "url": url, "pid": os.getpid()}
-    deadline = time.monotonic() + REGISTER_TIMEOUT_S
+    deadline = time.monotonic() + config.register_timeout_s
     while not stop.is_set():
         try:
             async with session.post(

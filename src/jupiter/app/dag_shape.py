@@ -28,9 +28,14 @@ class LayeredDag:
 def level_widths(rng: random.Random, tasks: int, depth: int, low: int, high: int) -> list[int]:
     """`depth` widths in [low, high] summing to `tasks` (the caller checked this is possible)."""
     widths = [low] * depth
+    room = list(range(depth)) if high > low else []  # levels that can still grow
     for _ in range(tasks - low * depth):
-        room = [i for i, width in enumerate(widths) if width < high]
-        widths[rng.choice(room)] += 1
+        slot = rng.randrange(len(room))
+        level = room[slot]
+        widths[level] += 1
+        if widths[level] == high:
+            room[slot] = room[-1]
+            room.pop()
     return widths
 
 

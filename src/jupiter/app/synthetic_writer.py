@@ -22,6 +22,7 @@ from jupiter.errors import SpecError
 
 TASK_FILE = "tasks/dag.py"
 EXPECTED_FILE = "expected.json"
+LINE_LENGTH = 100
 
 
 def check_out_dir(out: Path, force: bool) -> None:
@@ -40,10 +41,10 @@ def check_out_dir(out: Path, force: bool) -> None:
 
 def write_app(plan: AppPlan, out: Path, *, force: bool = False) -> None:
     """Write the plan as the app folder `out`; with `force`, replace a previous app there."""
+    out = out.resolve()  # `.` and `..` have no name to stage a sibling folder under
     check_out_dir(out, force)
     with _staging(out) as staging:
         write_files(plan, staging)
-    # Nothing above touched `out`; only now is the old app swapped for the new one.
 
 
 def write_files(plan: AppPlan, root: Path, *, sparse_samples: bool = False) -> None:
@@ -71,6 +72,8 @@ def write_files(plan: AppPlan, root: Path, *, sparse_samples: bool = False) -> N
 
 @contextmanager
 def _staging(out: Path) -> Iterator[Path]:
+    """A fresh sibling folder of `out` that replaces `out` if the block succeeds, and
+    vanishes if it fails: `out` is never left half written."""
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
     staging.mkdir()
@@ -92,28 +95,43 @@ def _scalar(text: str) -> str:
     return text if yaml.safe_load(text) == text and text.strip() == text else json.dumps(text)
 
 
+def _one_line(comment: str) -> str:
+    # A line break inside a comment would turn the rest of it into YAML.
+    return " ".join(comment.splitlines())
+
+
+def _quoted(text: str) -> str:
+    # A JSON string is a YAML double-quoted scalar, but YAML reads JSON's surrogate-pair
+    # escapes as two characters, so only control characters are escaped.
+    return json.dumps(text, ensure_ascii=False)
+
+
 def _seconds(value: float) -> str:
     # Fixed-point with a decimal point: PyYAML reads `1e-05` as a string, not a float.
     text = f"{value:.6f}".rstrip("0")
     return text + "0" if text.endswith(".") else text
 
 
-def _names(names: tuple[str, ...] | list[str]) -> str:
-    return "[" + ", ".join(_scalar(name) for name in names) + "]"
+def _name_list(key: str, names: tuple[str, ...], indent: str) -> list[str]:
+    """`key: [a, b]`, or one name a line when that would make a long line."""
+    inline = f"{indent}{key}: [{', '.join(_scalar(name) for name in names)}]"
+    if len(inline) <= LINE_LENGTH:
+        return [inline]
+    return [f"{indent}{key}:", *(f"{indent}  - {_scalar(name)}" for name in names)]
 
 
 def render_app_yaml(plan: AppPlan) -> str:
-    lines = [f"# {line}" if line else "#" for line in plan.header]
+    lines = [f"# {_one_line(line)}" if line else "#" for line in plan.header]
     lines += [
         f"name: {_scalar(plan.name)}",
-        f"description: {json.dumps(plan.description)}",
+        f"description: {_quoted(plan.description)}",
         "",
         "sources:",
     ]
     for source in plan.sources:
         lines += [
             f"  - name: {_scalar(source.name)}",
-            f"    feeds: {_names(source.feeds)}",
+            *_name_list("feeds", source.feeds, "    "),
             f"    inputs: [{json.dumps(f'samples/{source.name}/*.bin')}]",
         ]
     lines += ["", "tasks:"]
@@ -123,11 +141,11 @@ def render_app_yaml(plan: AppPlan) -> str:
 
 
 def _render_task(task: PlannedTask) -> list[str]:
-    lines = [f"  # {task.comment}"] if task.comment else []
+    lines = [f"  # {_one_line(task.comment)}"] if task.comment else []
     lines.append(f"  {_scalar(task.name)}:")
     lines.append(f"    python: {TASK_FILE}:{task.function}")
     if task.parents:
-        lines.append(f"    parents: {_names(task.parents)}")
+        lines += _name_list("parents", task.parents, "    ")
     lines.append(
         f"    estimate: {{seconds: {_seconds(task.seconds)}, output_bytes: {task.output_bytes}}}"
     )

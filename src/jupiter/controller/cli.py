@@ -14,6 +14,7 @@ from rich.progress import Progress as RichBar
 from jupiter.cluster.spec import Cluster, load_cluster
 from jupiter.controller.run import Progress, RunOptions, run
 from jupiter.errors import SpecError
+from jupiter.profiler.model import Profile
 from jupiter.report.html import write_html_report
 from jupiter.report.report import build_report, print_summary, write_report
 
@@ -104,6 +105,25 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
 @click.command("run")
 @click.argument("app", type=click.Path(path_type=Path))
 @run_options
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "kubernetes"]),
+    default="local",
+    show_default=True,
+    help="local: agents on this machine; kubernetes: pods on a cluster (docs/kubernetes.md).",
+)
+@click.option("--image", help="kubernetes: the app image (see `jupiter k8s dockerfile`).")
+@click.option("--kubeconfig", type=click.Path(path_type=Path), help="kubernetes: kubeconfig.")
+@click.option("--namespace", help="kubernetes: namespace (default: a new one per run).")
+@click.option(
+    "--profile",
+    "profile_file",
+    type=click.Path(path_type=Path),
+    help="Map from this saved profile (`jupiter profile --save`) instead of profiling.",
+)
+@click.option(
+    "--no-profile", is_flag=True, help="Map from the app's declared estimates, not a profile."
+)
 def run_command(
     app: Path,
     nodes: int | None,
@@ -117,11 +137,52 @@ def run_command(
     timeout: float,
     emulation: bool,
     quiet: bool,
+    backend: str,
+    image: str | None,
+    kubeconfig: Path | None,
+    namespace: str | None,
+    profile_file: Path | None,
+    no_profile: bool,
 ) -> None:
     """Map APP's tasks onto the nodes and stream its inputs through them."""
+    if backend == "kubernetes":
+        from jupiter.cluster.kubernetes import CliRun, run_from_cli
+
+        given = click.get_current_context().get_parameter_source("emulation")
+        run_from_cli(
+            CliRun(
+                app=app,
+                image=image,
+                kubeconfig=kubeconfig,
+                namespace=namespace,
+                nodes=nodes,
+                cluster_file=cluster_file,
+                emulation=emulation if given == click.core.ParameterSource.COMMANDLINE else None,
+                mapper=mapper,
+                inputs=inputs,
+                out_dir=out_dir,
+                report_dir=report_dir,
+                interval=interval,
+                max_in_flight=max_in_flight,
+                timeout=timeout,
+                quiet=quiet,
+                profiling=not no_profile,
+                profile_file=profile_file,
+            )
+        )
+        return
+    k8s_only = {"--image": image, "--kubeconfig": kubeconfig, "--namespace": namespace}
+    for flag, value in k8s_only.items():
+        if value is not None:
+            raise SpecError(None, flag, "only with --backend kubernetes")
+    if profile_file is not None and no_profile:
+        raise SpecError(None, "--profile/--no-profile", "give one of them, not both")
     options = RunOptions(
         app=app,
         cluster=cluster_from_options(nodes, cluster_file, emulation),
+        profiling=not no_profile,
+        profile=None if profile_file is None else Profile.load(profile_file),
+        profile_source=None if profile_file is None else str(profile_file),
         mapper=mapper,
         inputs=inputs,
         out_dir=out_dir,

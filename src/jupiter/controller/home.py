@@ -117,9 +117,11 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
 
 
 @asynccontextmanager
-async def home_server(state: HomeState, token: str, host: str = "127.0.0.1") -> AsyncIterator[str]:
-    """Serve the home endpoints; yields the URL agents reach it at."""
+async def home_server(
+    state: HomeState, token: str, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[str]:
+    """Serve the home endpoints (port 0: any free one); yields the URL agents reach it at."""
     state.out_dir.mkdir(parents=True, exist_ok=True)
-    async with serving(home_routes(state), token, host, 0) as (_, port):
-        yield f"http://{host}:{port}"
+    async with serving(home_routes(state), token, host, port) as (_, bound):
+        yield f"http://{host}:{bound}"
     shutil.rmtree(state.out_dir / ".incoming", ignore_errors=True)

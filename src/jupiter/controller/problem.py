@@ -14,6 +14,7 @@ from jupiter.app.spec import App
 from jupiter.cluster.spec import Cluster
 from jupiter.errors import SpecError
 from jupiter.mapper.problem import Edge, LinkModel, SchedulingProblem
+from jupiter.profiler.model import Profile
 
 # Used where the app declares nothing; reported as such so nobody mistakes it for a measurement.
 DEFAULT_TASK_SECONDS = 0.1
@@ -26,7 +27,16 @@ class BuiltProblem:
     sources: dict[str, str] = field(default_factory=dict)
 
 
-def build_problem(app: App, cluster: Cluster) -> BuiltProblem:
+def build_problem(app: App, cluster: Cluster, profile: Profile | None = None) -> BuiltProblem:
+    """The problem from `profile` where it has figures, else from estimates and the link model.
+
+    The profile must match the app and cluster (`Profile.check_matches`).
+    """
+    built = _from_estimates(app, cluster)
+    return built if profile is None else _overlay_profile(built, app, cluster, profile)
+
+
+def _from_estimates(app: App, cluster: Cluster) -> BuiltProblem:
     nodes = cluster.node_names
     stretch = {node: cluster.stretch(node) if cluster.emulate else 1.0 for node in nodes}
     compute: dict[str, dict[str, float]] = {}
@@ -85,6 +95,74 @@ def build_problem(app: App, cluster: Cluster) -> BuiltProblem:
             "links": "cluster link model (latency, bandwidth)",
         },
     )
+
+
+def _overlay_profile(
+    built: BuiltProblem, app: App, cluster: Cluster, profile: Profile
+) -> BuiltProblem:
+    problem, sources = built.problem, dict(built.sources)
+    nodes = cluster.node_names
+    if profile.compute:
+        for task in app.tasks:
+            problem.compute[task] = {node: profile.compute[task][node] for node in nodes}
+        problem.edges = [
+            Edge(e.src, e.dst, profile.output_bytes[e.src]) if e.src in app.tasks else e
+            for e in problem.edges
+        ]
+        repeats = profile.settings.get("execution", {}).get("repeats", "?")
+        sources["compute"] = (
+            f"execution profile: median of up to {repeats} timed runs per task and node on "
+            "sample input 0" + (", stretched by node speed" if profile.emulated else "")
+        )
+        sources["data_sizes"] = (
+            "execution profile: output sizes on sample input 0; source inputs: mean sample "
+            "file size"
+        )
+    if profile.links:
+        fallback = unresolved = 0
+        for a in nodes:
+            for b in nodes:
+                if a == b:
+                    continue
+                fit = profile.links.get(a, {}).get(b)
+                if fit is None:
+                    fallback += 1
+                elif not fit.resolved:
+                    # One size probed so far (a big cluster's first round), or sizes that
+                    # took the same time within the noise: keep the measured latency, but a
+                    # per-byte cost of zero is no bandwidth anyone has.
+                    unresolved += 1
+                    problem.links[a][b] = LinkModel(fit.p, 1.0 / cluster.link(a, b).bandwidth)
+                else:
+                    problem.links[a][b] = fit.model()
+        total = len(nodes) * (len(nodes) - 1)
+        sources["links"] = (
+            f"network profile: quadratic fits of timed transfers, {total - fallback} of "
+            f"{total} links"
+            + (f"; {fallback} from the cluster link model" if fallback else "")
+            + (
+                f"; bandwidth from the cluster link model on {unresolved} whose probes have "
+                "not resolved it yet"
+                if unresolved
+                else ""
+            )
+        )
+    if profile.resources:
+        # On emulated nodes sharing one machine, only the agent's own processes tell the
+        # nodes apart; on real nodes the machine's figure is the node's.
+        problem.load = {
+            node: {
+                "cpu": sample.node_cpu_percent if profile.emulated else sample.cpu_percent,
+                "memory": sample.memory_percent,
+            }
+            for node, sample in profile.resources.items()
+            if node in nodes
+        }
+        sources["load"] = "resource profile: " + (
+            "agent process CPU %, machine memory %" if profile.emulated else "node CPU %, memory %"
+        )
+    problem.validate()
+    return BuiltProblem(problem, sources)
 
 
 def _known_node(cluster: Cluster, node: str, field_name: str) -> str:

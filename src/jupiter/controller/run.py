@@ -28,10 +28,12 @@ from jupiter.cluster.local import LocalBackend, loopback_address
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
-from jupiter.controller.problem import build_problem
+from jupiter.controller.problem import BuiltProblem, build_problem
 from jupiter.errors import RunError, SpecError
 from jupiter.mapper.registry import get_mapper
 from jupiter.mapper.schedule import Schedule
+from jupiter.profiler.home import ProfileSettings, gather_profile
+from jupiter.profiler.model import Profile
 
 
 @dataclass
@@ -47,6 +49,25 @@ class RunOptions:
     max_in_flight: int | None = None
     timeout: float = 600.0
     keep_work_dir: bool = False
+    # Where the home listens (port 0: any free port) and the URL agents reach it at (None:
+    # http://{home_bind}:{port}). In a Kubernetes Job: 0.0.0.0, a fixed port, its Service.
+    home_bind: str = "127.0.0.1"
+    home_port: int = 0
+    home_url: str | None = None
+    # True: the agents are started elsewhere (Kubernetes pods) and only register here; the
+    # home forks none, and stops them with /shutdown when the run ends.
+    external_agents: bool = False
+    # The run's identity when someone else chose it (the pods were given the same ones).
+    run_id: str | None = None
+    token: str | None = None
+    # Seconds to wait for every agent to register (None: 60 + 0.5 per node).
+    register_timeout: float | None = None
+    # What the mapper works from: a fresh profile (default), a saved one (`profile`, read
+    # from `profile_source`), or the app's declared estimates (`profiling=False`).
+    profiling: bool = True
+    profile: Profile | None = None
+    profile_source: str | None = None
+    profile_settings: ProfileSettings = field(default_factory=ProfileSettings)
 
 
 @dataclass
@@ -64,6 +85,7 @@ class RunResult:
     stats: list[dict[str, Any]]
     out_dir: Path
     started_at: float = field(default_factory=time.time)
+    profile: Profile | None = None
 
     @property
     def makespans(self) -> dict[int, float]:
@@ -85,10 +107,14 @@ async def run(options: RunOptions, progress: Progress | None = None) -> RunResul
     app = load_app(options.app)
     cluster = options.cluster
     built = build_problem(app, cluster)
+    if options.profile is not None:
+        # Checked before anything starts: a profile of another app or cluster is a user error.
+        options.profile.check_matches(list(app.tasks), cluster.node_names, options.profile_source)
+        built = build_problem(app, cluster, options.profile)
     mapper = get_mapper(options.mapper)
 
-    token = new_token()
-    run_id = secrets.token_hex(4)
+    token = options.token or new_token()
+    run_id = options.run_id or secrets.token_hex(4)
     work_dir = Path(tempfile.mkdtemp(prefix=f"jupiter-{run_id}-"))
     out_dir = options.out_dir or work_dir / "out"
     state = HomeState(run_id=run_id, exits=list(app.exits), out_dir=out_dir)
@@ -100,7 +126,7 @@ async def run(options: RunOptions, progress: Progress | None = None) -> RunResul
             options,
             app,
             cluster,
-            built.problem,
+            built,
             mapper,
             token,
             run_id,
@@ -110,7 +136,6 @@ async def run(options: RunOptions, progress: Progress | None = None) -> RunResul
             stack,
             progress,
         )
-        result.figure_sources = built.sources
     finally:
         with timer.phase("teardown"):
             await stack.aclose()
@@ -124,7 +149,7 @@ async def _run_with(
     options: RunOptions,
     app: App,
     cluster: Cluster,
-    problem: Any,
+    built: BuiltProblem,
     mapper: Callable[[Any], Schedule],
     token: str,
     run_id: str,
@@ -137,40 +162,58 @@ async def _run_with(
     auth = auth_headers(token)
     nodes = cluster.node_names
     with timer.phase("deploy"):
-        home_url = await stack.enter_async_context(home_server(state, token))
+        bound_url = await stack.enter_async_context(
+            home_server(state, token, options.home_bind, options.home_port)
+        )
+        home_url = options.home_url or bound_url
         session = await stack.enter_async_context(
             aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
                 connector=aiohttp.TCPConnector(limit=0),
             )
         )
-        backend = await stack.enter_async_context(LocalBackend(token, work_dir))
-        backend.on_agent_exit(
-            lambda node, code: state.fail(
-                f"agent {node} exited with code {code}"
-                + (f"; its log ends:\n{log}" if (log := backend.agent_log(node)) else "")
+        if options.external_agents:
+            # Registered below, before the session closes: stack exits run in reverse.
+            stack.push_async_callback(_shutdown_agents, session, state, auth)
+            progress.phase("deploy", len(nodes))
+        else:
+            backend = await stack.enter_async_context(LocalBackend(token, work_dir))
+            backend.on_agent_exit(
+                lambda node, code: state.fail(
+                    f"agent {node} exited with code {code}"
+                    + (f"; its log ends:\n{log}" if (log := backend.agent_log(node)) else "")
+                )
             )
-        )
-        progress.phase("deploy", len(nodes))
-        for index, node in enumerate(nodes):
-            config = backend.agent_config(
-                run_id=run_id,
-                node=node,
-                host=loopback_address(index),
-                home_url=home_url,
-                work_dir=work_dir / "nodes" / node,
-                app=app.to_dict(),
-                app_root=app.root,
-                cluster=cluster.to_dict(),
-            )
-            await backend.start(config)
+            progress.phase("deploy", len(nodes))
+            for index, node in enumerate(nodes):
+                config = backend.agent_config(
+                    run_id=run_id,
+                    node=node,
+                    host=loopback_address(index),
+                    home_url=home_url,
+                    work_dir=work_dir / "nodes" / node,
+                    app=app.to_dict(),
+                    app_root=app.root,
+                    cluster=cluster.to_dict(),
+                )
+                await backend.start(config)
+        register_timeout = options.register_timeout
         await state.wait_for(
             lambda: _advance(progress, len(state.agents)) >= len(nodes),
-            timeout=60 + 0.5 * len(nodes),
+            timeout=60 + 0.5 * len(nodes) if register_timeout is None else register_timeout,
             what="agents to register",
         )
 
+    profile = options.profile
+    with timer.phase("profile"):
+        if profile is None and options.profiling:
+            profile = await gather_profile(
+                session, dict(state.agents), app, cluster, auth, options.profile_settings, progress
+            )
+            built = build_problem(app, cluster, profile)
+
     with timer.phase("map"):
+        problem = built.problem
         schedule = mapper(problem)
         schedule.check(problem)
 
@@ -223,7 +266,7 @@ async def _run_with(
         app=app,
         cluster=cluster,
         schedule=schedule,
-        figure_sources={},
+        figure_sources=built.sources,
         phases={},
         injected_at=injected_at,
         completed_at=completed_at,
@@ -231,12 +274,28 @@ async def _run_with(
         duplicates=list(state.duplicates),
         stats=stats,
         out_dir=state.out_dir,
+        profile=profile,
     )
 
 
 def _advance(progress: Progress, done: int) -> int:
     progress.advance(done)
     return done
+
+
+async def _shutdown_agents(
+    session: aiohttp.ClientSession, state: HomeState, auth: dict[str, str]
+) -> None:
+    """Ask every registered agent to exit; one that is already gone is no error."""
+
+    async def one(url: str) -> None:
+        with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
+            async with session.post(
+                f"{url}/shutdown", headers=auth, timeout=aiohttp.ClientTimeout(total=5)
+            ):
+                pass
+
+    await asyncio.gather(*(one(url) for url in state.agents.values()))
 
 
 def _in_flight(state: HomeState, injected_at: dict[int, float]) -> int:

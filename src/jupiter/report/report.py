@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jupiter.controller.run import RunResult
+from jupiter.profiler.summary import execution_comparison, profile_document
 
 REPORT_VERSION = 1
 
@@ -36,6 +37,9 @@ def build_report(result: RunResult, mapper: str) -> dict[str, Any]:
             for a in sorted(schedule.assignments.values(), key=lambda a: (a.start, a.task))
         ],
         "figure_sources": result.figure_sources,
+        # Profiled seconds per (task, node) beside the durations the executors measured.
+        "execution": execution_comparison(result.app.tasks, result.profile, result.stats),
+        "profile": profile_document(result.profile),
         "inputs": [
             {
                 "id": k,

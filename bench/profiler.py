@@ -1,0 +1,288 @@
+"""Network profiler benchmark: `python bench/profiler.py` prints each figure beside its target.
+
+1. Accuracy, on 16 emulated nodes (two in each of the 8 default regions: every region pair,
+   intra-region links included, 240 links). Every link is profiled with the default sizes
+   (4 KiB .. 4 MiB, twice each), then timed again at sizes that were never probed
+   (12 KiB, 128 KiB, 2 MiB; the faster of two each, four agents measuring at a time), and
+   the fit's prediction is compared with that time (target: within 10% on every link).
+   The fitted latency and bandwidth are compared with the link model (target: within
+   10%); the latency also net of what the transfer path costs with the emulator off (HTTP
+   on loopback, sha256), measured the same way between the same agents.
+2. The first full network profile of 106 emulated nodes (11,130 links), from the home's
+   request to the last agent's first fit (target: at most 30 s), and how far that first
+   picture's latencies are from the link model.
+
+Everything runs real agent processes on this machine; nothing is simulated. The machine's
+two cores are shared by every agent, so the figures move with whatever else it is doing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from jupiter.app.spec import App, load_app
+from jupiter.cluster.links import Link
+from jupiter.cluster.regions import DEFAULT_REGIONS
+from jupiter.cluster.spec import Cluster, NodeSpec
+from jupiter.profiler.agents import Agents, local_agents
+from jupiter.profiler.fit import fit_quadratic
+from jupiter.profiler.home import ProfileSettings, gather_profile
+from jupiter.profiler.model import Profile
+
+KIB = 1024
+MIB = 1024 * KIB
+UNPROBED = [12 * KIB, 128 * KIB, 2 * MIB]
+TARGET_REL = 0.10
+MEASURING_AGENTS = 4
+
+
+def tiny_app(root: Path) -> App:
+    """The network profiler needs an app to start agents with; it never runs it."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "tasks.py").write_text("def a(inputs, output):\n    output.write_text('a')\n")
+    (root / "samples").mkdir(exist_ok=True)
+    (root / "samples" / "0.txt").write_text("0\n")
+    spec = {
+        "name": "bench",
+        "sources": [{"name": "input", "feeds": ["a"], "inputs": ["samples/*.txt"]}],
+        "tasks": {"a": {"python": "tasks.py:a"}},
+    }
+    (root / "app.yaml").write_text(yaml.safe_dump(spec))
+    return load_app(root)
+
+
+def two_per_region() -> Cluster:
+    nodes = [
+        NodeSpec(name=f"{region.key}{k}", region=region.key)
+        for region in DEFAULT_REGIONS
+        for k in (1, 2)
+    ]
+    return Cluster(nodes=nodes)
+
+
+async def post(agents: Agents, node: str, path: str, body: dict[str, Any]) -> Any:
+    async with agents.session.post(
+        f"{agents.urls[node]}{path}",
+        json=body,
+        headers=agents.auth,
+        timeout=aiohttp.ClientTimeout(total=600),
+    ) as response:
+        if response.status >= 300:
+            raise RuntimeError(f"{node}{path}: {response.status} {await response.text()}")
+        return await response.json()
+
+
+async def measure_all(
+    agents: Agents, cluster: Cluster, sizes: list[int], repeats: int, emulate: bool = True
+) -> dict[tuple[str, str], dict[int, float]]:
+    """For every link, the fastest of `repeats` transfers at each size: each agent measures
+    its own links one at a time, a few agents at once, so that the reference times are
+    taken on a machine that is not flooded with transfers."""
+    gate = asyncio.Semaphore(MEASURING_AGENTS)
+
+    async def from_node(a: str) -> dict[tuple[str, str], dict[int, float]]:
+        async with gate:
+            return await links_from(a)
+
+    async def links_from(a: str) -> dict[tuple[str, str], dict[int, float]]:
+        found: dict[tuple[str, str], dict[int, float]] = {}
+        for b in cluster.node_names:
+            if b == a:
+                continue
+            body = {"peer": b, "sizes": sizes, "repeats": repeats, "emulate": emulate}
+            samples = (await post(agents, a, "/profiler/network/measure", body))["samples"]
+            best: dict[int, float] = {}
+            for size, seconds in samples:
+                best[int(size)] = min(seconds, best.get(int(size), float("inf")))
+            found[(a, b)] = best
+        return found
+
+    merged: dict[tuple[str, str], dict[int, float]] = {}
+    for part in await asyncio.gather(*(from_node(a) for a in cluster.node_names)):
+        merged.update(part)
+    return merged
+
+
+def percent(x: float) -> str:
+    return f"{100 * x:+.1f}%"
+
+
+def spread(values: list[float]) -> str:
+    values = sorted(values)
+    q = statistics.quantiles(values, n=20) if len(values) > 1 else values * 19
+    return (
+        f"median {percent(statistics.median(values))}, p95 {percent(q[18])}, "
+        f"worst {percent(max(values, key=abs))}"
+    )
+
+
+def link_class(link: Link) -> str:
+    return "intra-region" if link.rtt_ms < 1 else "inter-region"
+
+
+async def accuracy(console: Console, root: Path, details: bool) -> None:
+    app = tiny_app(root / "app")
+    cluster = two_per_region()
+    links = len(cluster.nodes) * (len(cluster.nodes) - 1)
+    console.rule(f"1. accuracy: {len(cluster.nodes)} nodes, {links} links")
+    # Every default size, twice, in the first round; no later rounds to disturb the checks.
+    settings = ProfileSettings(execution=False, first_round_bytes=8 * 1024 * MIB, interval=0)
+    async with local_agents(app, cluster) as agents:
+        began = time.perf_counter()
+        profile = await gather_profile(
+            agents.session, agents.urls, app, cluster, agents.auth, settings
+        )
+        console.print(
+            f"profiled in {time.perf_counter() - began:.1f} s "
+            f"(sizes {', '.join(f'{s // KIB} KiB' for s in settings.sizes)}; "
+            f"{profile.settings['network']['first_repeats']} probes each)"
+        )
+        checks = await measure_all(agents, cluster, UNPROBED, repeats=2)
+        bare = await measure_all(agents, cluster, [4 * KIB, 1 * MIB], 2, emulate=False)
+    report_accuracy(console, cluster, profile, checks, bare, details)
+
+
+def report_accuracy(
+    console: Console,
+    cluster: Cluster,
+    profile: Profile,
+    checks: dict[tuple[str, str], dict[int, float]],
+    bare: dict[tuple[str, str], dict[int, float]],
+    details: bool,
+) -> None:
+    path = fit_quadratic((size, t) for times in bare.values() for size, t in times.items())
+    assert path is not None
+    console.print(
+        f"transfer path with the emulator off (all links pooled): {path.p * 1e3:.2f} ms + "
+        f"{path.q * MIB * 1e3:.2f} ms/MiB"
+    )
+    rows: dict[str, dict[str, list[float]]] = {}
+    worst_prediction: tuple[float, str] = (0.0, "")
+    for (a, b), times in checks.items():
+        fit = profile.links[a][b]
+        link = cluster.link(a, b)
+        kind = link_class(link)
+        row = rows.setdefault(kind, {"pred": [], "lat": [], "lat_net": [], "bw": []})
+        for size, measured in times.items():
+            error = fit.seconds(size) / measured - 1
+            row["pred"].append(error)
+            if abs(error) > abs(worst_prediction[0]):
+                worst_prediction = (error, f"{a}->{b} at {size // KIB} KiB")
+        row["lat"].append(fit.p / link.latency - 1)
+        row["lat_net"].append((fit.p - path.p) / link.latency - 1)
+        row["bw"].append(fit.bandwidth / link.bandwidth - 1)
+
+    table = Table(title="fit vs measurement and vs the link model (relative error)")
+    for column in ("links", "figure", "error", f"within {TARGET_REL:.0%}"):
+        table.add_column(column, justify="left")
+    labels = {
+        "pred": "predicted time at unprobed sizes",
+        "lat": "fitted latency vs model",
+        "lat_net": "fitted latency less path cost vs model",
+        "bw": "fitted bandwidth vs model",
+    }
+    for kind in ("inter-region", "intra-region"):
+        for key, label in labels.items():
+            values = rows[kind][key]
+            within = sum(1 for v in values if abs(v) <= TARGET_REL)
+            table.add_row(
+                f"{kind} ({len(rows[kind]['lat'])})",
+                label,
+                spread(values),
+                f"{within}/{len(values)}",
+            )
+        table.add_section()
+    console.print(table)
+    console.print(f"worst prediction: {percent(worst_prediction[0])} ({worst_prediction[1]})")
+    if details:
+        worst = sorted(
+            (
+                (profile.links[a][b].seconds(size) / t - 1, a, b, size, t)
+                for (a, b), times in checks.items()
+                for size, t in times.items()
+            ),
+            key=lambda row: -abs(row[0]),
+        )
+        for error, a, b, size, t in worst[:12]:
+            fit, link = profile.links[a][b], cluster.link(a, b)
+            console.print(
+                f"  {a}->{b} {size // KIB} KiB: measured {t * 1e3:.2f} ms, fit "
+                f"{fit.seconds(size) * 1e3:.2f} ({percent(error)}), model "
+                f"{link.seconds(size) * 1e3:.2f}; fit p={fit.p * 1e3:.2f} ms "
+                f"bw={fit.bandwidth / 1e6:.1f} MB/s r={fit.r:.2g} rms={fit.rel_rms:.3f}"
+            )
+    inter = [cluster.link(a, b) for a, b in checks if cluster.link(a, b).rtt_ms >= 1]
+    latencies = [link.latency * 1e3 for link in inter]
+    rates = [link.bandwidth / 1e6 for link in inter]
+    console.print(
+        f"inter-region link model: one-way latency {min(latencies):.1f}..{max(latencies):.1f} "
+        f"ms, bandwidth {min(rates):.0f}..{max(rates):.0f} MB/s; intra-region 0.25 ms, 125 MB/s"
+    )
+
+
+async def first_picture(console: Console, root: Path, n: int) -> None:
+    app = tiny_app(root / "app106")
+    cluster = Cluster.default(n)
+    links = n * (n - 1)
+    console.rule(f"2. first full network profile: {n} nodes, {links} links")
+    settings = ProfileSettings(execution=False)
+    sizes, repeats = settings.first_round(links)
+    deploy_began = time.perf_counter()
+    async with local_agents(app, cluster) as agents:
+        deployed = time.perf_counter() - deploy_began
+        began = time.perf_counter()
+        profile = await gather_profile(
+            agents.session, agents.urls, app, cluster, agents.auth, settings
+        )
+        ready = time.perf_counter() - began
+    fitted = sum(len(row) for row in profile.links.values())
+    console.print(
+        f"agents started and registered in {deployed:.1f} s; first round: "
+        f"{', '.join(f'{s // KIB} KiB' for s in sizes)} x{repeats} per link, "
+        f"{settings.probe_rate:g} probes/s across the cluster"
+    )
+    console.print(
+        f"first full picture ready in {ready:.1f} s (target <= 30 s): {fitted}/{links} links fitted"
+    )
+    excess = sorted(
+        (fit.p - cluster.link(a, b).latency) * 1e3
+        for a, row in profile.links.items()
+        for b, fit in row.items()
+    )
+    q = statistics.quantiles(excess, n=10)
+    console.print(
+        "its latencies minus the link model: "
+        f"p10 {q[0]:+.1f} ms, median {statistics.median(excess):+.1f} ms, "
+        f"p90 {q[8]:+.1f} ms, worst {excess[-1]:+.1f} ms (bandwidth: later rounds)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nodes", type=int, default=106, help="nodes for the first picture")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-first-picture", action="store_true")
+    parser.add_argument("--details", action="store_true", help="print the worst predictions")
+    args = parser.parse_args()
+    console = Console(width=120)
+    with tempfile.TemporaryDirectory(prefix="jupiter-bench-") as tmp:
+        root = Path(tmp)
+        if not args.skip_accuracy:
+            asyncio.run(accuracy(console, root, args.details))
+        if not args.skip_first_picture:
+            asyncio.run(first_picture(console, root, args.nodes))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Local agents for profiling alone (`jupiter profile`, the benchmark): the deploy half of a
+run, with the same home server, launcher and teardown, and nothing dispatched."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from jupiter.agent.auth import auth_headers, new_token
+from jupiter.app.spec import App
+from jupiter.cluster.local import LocalBackend, loopback_address
+from jupiter.cluster.spec import Cluster
+from jupiter.controller.home import HomeState, home_server
+
+
+@dataclass
+class Agents:
+    session: aiohttp.ClientSession
+    urls: dict[str, str]  # node -> base URL
+    auth: dict[str, str]
+    state: HomeState
+
+
+@asynccontextmanager
+async def local_agents(app: App, cluster: Cluster) -> AsyncIterator[Agents]:
+    """One registered agent per node of `cluster`; all stopped and cleaned up on exit."""
+    token = new_token()
+    run_id = secrets.token_hex(4)
+    work_dir = Path(tempfile.mkdtemp(prefix=f"jupiter-{run_id}-"))
+    state = HomeState(run_id=run_id, exits=list(app.exits), out_dir=work_dir / "out")
+    nodes = cluster.node_names
+    try:
+        async with (
+            home_server(state, token) as home_url,
+            aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+                connector=aiohttp.TCPConnector(limit=0),
+            ) as session,
+            LocalBackend(token, work_dir) as backend,
+        ):
+            backend.on_agent_exit(
+                lambda node, code: state.fail(f"agent {node} exited with code {code}")
+            )
+            for index, node in enumerate(nodes):
+                config = backend.agent_config(
+                    run_id=run_id,
+                    node=node,
+                    host=loopback_address(index),
+                    home_url=home_url,
+                    work_dir=work_dir / "nodes" / node,
+                    app=app.to_dict(),
+                    app_root=app.root,
+                    cluster=cluster.to_dict(),
+                )
+                await backend.start(config)
+            await state.wait_for(
+                lambda: len(state.agents) >= len(nodes),
+                timeout=60 + 0.5 * len(nodes),
+                what="agents to register",
+            )
+            yield Agents(session, dict(state.agents), auth_headers(token), state)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)

@@ -1,0 +1,128 @@
+"""`jupiter profile`: start the agents, profile links, nodes and tasks, save the profile."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from jupiter.app.spec import App, load_app
+from jupiter.cluster.spec import Cluster
+from jupiter.controller.cli import cluster_from_options
+from jupiter.controller.problem import build_problem
+from jupiter.errors import SpecError
+from jupiter.profiler.agents import local_agents
+from jupiter.profiler.home import ProfileSettings, gather_profile
+from jupiter.profiler.model import Profile
+
+_UNITS = {"": 1, "B": 1, "K": 1024, "KIB": 1024, "M": 1024**2, "MIB": 1024**2}
+
+
+def parse_sizes(text: str, option: str) -> list[int]:
+    """ "4K,256K,1M" -> bytes (binary units)."""
+    sizes: list[int] = []
+    for part in text.split(","):
+        part = part.strip().upper()
+        digits = part.rstrip("KMIB")
+        unit = part[len(digits) :]
+        if not digits.isdigit() or unit not in _UNITS or int(digits) == 0:
+            raise SpecError(None, option, f"{part!r} is not a size like 4K, 256K or 1M")
+        sizes.append(int(digits) * _UNITS[unit])
+    if len(set(sizes)) < 2:
+        raise SpecError(None, option, "give at least two different sizes: a fit needs them")
+    return sorted(set(sizes))
+
+
+async def take_profile(app: App, cluster: Cluster, settings: ProfileSettings) -> Profile:
+    async with local_agents(app, cluster) as agents:
+        return await gather_profile(
+            agents.session, agents.urls, app, cluster, agents.auth, settings
+        )
+
+
+@click.command("profile")
+@click.argument("app_path", metavar="APP", type=click.Path(path_type=Path))
+@click.option("--nodes", type=int, help="Emulate N nodes over the 8 default regions.")
+@click.option("--cluster", "cluster_file", type=click.Path(path_type=Path), help="cluster.yaml")
+@click.option("--save", type=click.Path(path_type=Path), help="Write the profile (JSON) here.")
+@click.option(
+    "--problem",
+    type=click.Path(path_type=Path),
+    help="Also write the SchedulingProblem built from it (for `jupiter schedule`).",
+)
+@click.option("--sizes", help="Probe sizes, e.g. 4K,32K,256K,1M,4M.")
+@click.option("--repeats", default=3, show_default=True, help="Timed runs per task and node.")
+@click.option("--emulation/--no-emulation", default=True, help="Apply the link model.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+def profile_command(
+    app_path: Path,
+    nodes: int | None,
+    cluster_file: Path | None,
+    save: Path | None,
+    problem: Path | None,
+    sizes: str | None,
+    repeats: int,
+    emulation: bool,
+    quiet: bool,
+) -> None:
+    """Measure links, nodes and APP's tasks on the cluster; save the profile for later runs."""
+    app = load_app(app_path)
+    cluster = cluster_from_options(nodes, cluster_file, emulation)
+    if repeats < 1:
+        raise SpecError(None, "--repeats", "must be at least 1")
+    settings = ProfileSettings(execution_repeats=repeats)
+    if sizes is not None:
+        settings.sizes = parse_sizes(sizes, "--sizes")
+    console = Console(stderr=True, quiet=quiet)
+    with console.status(f"profiling {len(cluster.nodes)} nodes"):
+        profile = asyncio.run(take_profile(app, cluster, settings))
+    out = Console(quiet=quiet)
+    print_profile(profile, out)
+    if save is not None:
+        out.print(f"profile: {profile.save(save)}")
+    if problem is not None:
+        built = build_problem(app, cluster, profile)
+        problem.parent.mkdir(parents=True, exist_ok=True)
+        problem.write_text(json.dumps(built.problem.to_dict(), indent=1))
+        out.print(f"problem: {problem}")
+
+
+def print_profile(profile: Profile, console: Console) -> None:
+    fits = [fit for row in profile.links.values() for fit in row.values()]
+    expected = len(profile.nodes) * (len(profile.nodes) - 1)
+    timings = "  ".join(f"{name} {seconds:.2f}s" for name, seconds in profile.timings.items())
+    console.print(f"{profile.app} on {len(profile.nodes)} nodes — {timings}")
+    if fits:
+        latencies = [fit.p * 1000 for fit in fits]
+        console.print(
+            f"links: {len(fits)} of {expected} fitted; latency {min(latencies):.1f}.."
+            f"{max(latencies):.1f} ms (median {statistics.median(latencies):.1f})"
+        )
+        rates = [fit.bandwidth / 1e6 for fit in fits if fit.resolved]
+        if rates:
+            console.print(
+                f"bandwidth {min(rates):.1f}..{max(rates):.1f} MB/s "
+                f"(median {statistics.median(rates):.1f}) on {len(rates)} links"
+            )
+        if len(rates) < len(fits):
+            console.print(
+                f"bandwidth not resolved yet on {len(fits) - len(rates)} links (one probe "
+                "size so far: later rounds add the others)"
+            )
+    if profile.compute:
+        table = Table(title="execution (seconds per run)")
+        for column in ("task", "fastest", "slowest", "output bytes"):
+            table.add_column(column, justify="left" if column == "task" else "right")
+        for task, row in profile.compute.items():
+            table.add_row(
+                task,
+                f"{min(row.values()):.4f} ({min(row, key=row.__getitem__)})",
+                f"{max(row.values()):.4f} ({max(row, key=row.__getitem__)})",
+                str(profile.output_bytes.get(task, "")),
+            )
+        console.print(table)

@@ -1,0 +1,197 @@
+"""The execution profiler on one agent: each task run on the sample inputs, timed.
+
+A task with parents needs their outputs as its inputs, so one node first runs the whole DAG
+on sample input 0 (`chain`) and shares the intermediate outputs (`share`); then every node
+runs every task on them (`run_all`). Times are wall time multiplied by the node's stretch,
+which is what the executor makes a run cost there; the profiler records the product rather
+than sleeping it out, since waiting would only lengthen profiling.
+
+During a run, the executor's monitor records how long tasks really took on this node; the
+figures reported here put the two side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from jupiter.app.runner import TaskRunner
+from jupiter.app.spec import App
+from jupiter.circe.monitor import Monitor
+from jupiter.circe.transfer import receive_file, send_file
+from jupiter.cluster.emulator import LinkEmulator
+from jupiter.cluster.spec import Cluster
+
+SAMPLE_INPUT_ID = 0
+DEFAULT_REPEATS = 3
+# Timed runs of one task stop early once they add up to this much wall time.
+DEFAULT_BUDGET_S = 0.5
+
+
+class ExecutionProfiler:
+    def __init__(
+        self,
+        node: str,
+        app: App,
+        cluster: Cluster,
+        runner: TaskRunner,
+        monitor: Monitor,
+        scratch: Path,
+        max_body_bytes: int,
+    ) -> None:
+        self.node = node
+        self.app = app
+        self.runner = runner
+        self.monitor = monitor
+        self.samples = scratch / "samples"
+        self.outputs = scratch / "outputs"
+        self.max_body_bytes = max_body_bytes
+        self.stretch = cluster.stretch(node) if cluster.emulate else 1.0
+        # task -> timed wall seconds of each run, and the output size of the last one.
+        self.walls: dict[str, list[float]] = {}
+        self.output_bytes: dict[str, int] = {}
+        self._lock = asyncio.Lock()
+
+    # -- producing and sharing the sample intermediates ------------------------------------
+
+    async def chain(self, input_id: int = SAMPLE_INPUT_ID) -> dict[str, Any]:
+        """Run the DAG once, here, on one sample input; keep every output as a sample."""
+        async with self._lock:
+            await self._warm_up()
+            sizes: dict[str, int] = {}
+            seconds: dict[str, float] = {}
+            for task in self.app.topological_order():
+                output = self.samples / task
+                began = time.perf_counter()
+                await self.runner.run(task, self._inputs(task, input_id), output)
+                seconds[task] = time.perf_counter() - began
+                sizes[task] = output.stat().st_size
+            return {
+                "node": self.node,
+                "input_id": input_id,
+                "output_bytes": sizes,
+                "wall_seconds": seconds,
+            }
+
+    async def share(
+        self,
+        peers: dict[str, str],
+        session: aiohttp.ClientSession,
+        auth: dict[str, str],
+        concurrency: int,
+    ) -> int:
+        """Send the sample outputs that some task consumes to every peer; returns files sent."""
+        needed = [task for task in self.app.topological_order() if self.app.downstream(task)]
+        missing = [task for task in needed if not (self.samples / task).is_file()]
+        if missing:
+            raise LookupError(f"no sample output of {missing}: run the chain first")
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(url: str, task: str) -> None:
+            async with gate:
+                # Setting the stage, not a measurement: no link emulation to wait out.
+                await send_file(
+                    session,
+                    f"{url}/profiler/execution/samples/{task}",
+                    self.samples / task,
+                    LinkEmulator(None),
+                    auth,
+                )
+
+        jobs = [
+            one(url, task) for peer, url in peers.items() if peer != self.node for task in needed
+        ]
+        await asyncio.gather(*jobs)
+        return len(jobs)
+
+    async def receive_sample(self, request: web.Request, task: str) -> int:
+        if task not in self.app.tasks:
+            raise web.HTTPNotFound(text=f"unknown task {task!r}")
+        return await receive_file(request, self.samples / task, self.max_body_bytes)
+
+    # -- timing every task here ------------------------------------------------------------
+
+    async def run_all(
+        self, repeats: int = DEFAULT_REPEATS, budget: float = DEFAULT_BUDGET_S
+    ) -> dict[str, Any]:
+        """Run every task on the sample inputs: a warm-up, then up to `repeats` timed runs."""
+        async with self._lock:
+            inputs = {task: self._inputs(task, SAMPLE_INPUT_ID) for task in self.app.tasks}
+            await self._warm_up()
+            warmed: set[str] = set()
+            for task in self.app.topological_order():
+                spec = self.app.tasks[task]
+                output = self.outputs / task
+                # A Python file's first call pays its imports; only a command has nothing
+                # to warm. Later tasks from the same file start warm.
+                if spec.python_file is not None and spec.python_file not in warmed:
+                    await self.runner.run(task, inputs[task], output)
+                    warmed.add(spec.python_file)
+                walls: list[float] = []
+                while len(walls) < repeats and (not walls or sum(walls) < budget):
+                    began = time.perf_counter()
+                    await self.runner.run(task, inputs[task], output)
+                    walls.append(time.perf_counter() - began)
+                self.walls[task] = walls
+                self.output_bytes[task] = output.stat().st_size
+                output.unlink(missing_ok=True)
+            return self.figures()
+
+    async def _warm_up(self) -> None:
+        # A Python worker's start-up must not be timed as the first task's run.
+        if any(spec.python is not None for spec in self.app.tasks.values()):
+            await self.runner.warm_up()
+
+    def _inputs(self, task: str, input_id: int) -> dict[str, Path]:
+        inputs: dict[str, Path] = {}
+        for name in self.app.upstream(task):
+            if name in self.app.sources:
+                inputs[name] = self.app.input_for(name, input_id)
+            else:
+                path = self.samples / name
+                if not path.is_file():
+                    raise LookupError(
+                        f"no sample output of {name!r} on {self.node}: the home must share "
+                        "the chain's outputs first"
+                    )
+                inputs[name] = path
+        return inputs
+
+    # -- what this node knows --------------------------------------------------------------
+
+    def figures(self) -> dict[str, Any]:
+        profiled = {
+            task: {
+                "seconds": statistics.median(walls) * self.stretch,
+                "runs": len(walls),
+                "wall_seconds": walls,
+                "output_bytes": self.output_bytes[task],
+            }
+            for task, walls in self.walls.items()
+        }
+        durations: dict[str, list[float]] = {}
+        for record in self.monitor.snapshot():
+            done = record["failed"] is None and record["duration"] is not None
+            if done and record["task"] in self.app.tasks:
+                durations.setdefault(record["task"], []).append(record["duration"])
+        runtime = {
+            task: {
+                "runs": len(values),
+                "median": statistics.median(values),
+                "mean": statistics.fmean(values),
+                "last": values[-1],
+            }
+            for task, values in durations.items()
+        }
+        return {
+            "node": self.node,
+            "stretch": self.stretch,
+            "profiled": profiled,
+            "runtime": runtime,
+        }

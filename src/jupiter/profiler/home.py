@@ -1,0 +1,320 @@
+"""The home profiler: starts and paces the agents' profilers, then gathers one `Profile`.
+
+Network. Every agent probes every other node. The home hands each agent its peers in a
+rotated order (agent i starts with node i+1), so that at each step every node is probed by
+one sender, and spreads the probing in time: on the local backend every agent shares this
+machine's cores, and a probe waiting for a CPU would read as a slow link. The first round
+probes as many sizes as the cluster-wide budgets allow (all of them on a few nodes, one
+small size per link on a hundred), so that a first full picture is ready in seconds; later
+rounds, a phase apart per agent, add one size per link each, within each link's share.
+
+Execution. One node runs the DAG once on sample input 0 and pushes the intermediate outputs
+to the others; then every node times every task, at most `execution_parallel` nodes at once
+(on the local backend they share the cores, and a contended core would read as a slow node).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+from jupiter.app.spec import App
+from jupiter.cluster.spec import Cluster
+from jupiter.errors import RunError
+from jupiter.profiler.execution import DEFAULT_BUDGET_S, DEFAULT_REPEATS
+from jupiter.profiler.model import LinkProfile, Profile, ResourceSample
+from jupiter.profiler.network import DEFAULT_SIZES, NetworkPlan
+
+MIB = 1024 * 1024
+
+
+class ProgressLike(Protocol):
+    def phase(self, name: str, total: int) -> None: ...
+
+    def advance(self, done: int) -> None: ...
+
+
+@dataclass
+class ProfileSettings:
+    """How to profile; the defaults suit both 8 and 100+ emulated nodes on one machine."""
+
+    network: bool = True
+    execution: bool = True
+    sizes: list[int] = field(default_factory=lambda: list(DEFAULT_SIZES))
+    # The first round's sizes and probes per size; None: the most that fits both budgets
+    # (see first_round).
+    first_sizes: list[int] | None = None
+    first_repeats: int | None = None
+    # A probe costs about 2 ms of CPU on each of its two agents, whatever its size, plus
+    # hashing and copying per byte: on the local backend, where every agent shares this
+    # machine, these two budgets are what keeps the first round of 100+ nodes in seconds.
+    first_round_probes: int = 12_000
+    first_round_bytes: int = 256 * MIB
+    interval: float = 60.0
+    refit_interval: float = 600.0
+    window: int = 60
+    max_link_share: float = 0.05
+    # None: one interval's share of link time (at least a minute's).
+    burst_seconds: float | None = None
+    # Probes in flight across the cluster, at most per_node_concurrency from one node; at
+    # least one per node, so a big cluster's first round is bounded by CPU, not latency.
+    in_flight: int = 16
+    per_node_concurrency: int = 4
+    # Probes and probe bytes per second across the cluster (None: no limit). Each agent
+    # spaces its probes to its 1/n share of both, from staggered offsets, so that probing
+    # is spread evenly in time instead of queueing for this machine's CPU, where the wait
+    # would read as latency, or a slow link. A probe costs ~2 ms of CPU plus ~3 ms a MiB.
+    probe_rate: float | None = 500.0
+    byte_rate: float | None = 100e6
+    execution_repeats: int = DEFAULT_REPEATS
+    execution_budget: float = DEFAULT_BUDGET_S
+    # None: this machine's core count.
+    execution_parallel: int | None = None
+    timeout: float = 600.0
+
+    def first_round(self, links: int) -> tuple[list[int], int]:
+        """(sizes, probes per size) of the first round over `links` links.
+
+        In order of preference: every size twice (so that one unlucky probe is outvoted),
+        every size once, then the smaller sizes (dropping the largest, at least two), and
+        at worst the smallest size alone: latency only, bandwidth left to later rounds.
+        """
+        sizes = sorted(set(self.first_sizes or self.sizes))
+        if self.first_sizes is not None:
+            return sizes, self.first_repeats or 1
+
+        def affordable(chosen: list[int], repeats: int) -> bool:
+            probes = links * len(chosen) * repeats
+            return probes <= self.first_round_probes and (
+                links * sum(chosen) * repeats <= self.first_round_bytes
+            )
+
+        repeat_options = (2, 1) if self.first_repeats is None else (self.first_repeats,)
+        for count in range(len(sizes), 1, -1):
+            for repeats in repeat_options:
+                if affordable(sizes[:count], repeats):
+                    return sizes[:count], repeats
+        return sizes[:1], 1
+
+    def plan_for(self, index: int, nodes: list[str], urls: dict[str, str]) -> NetworkPlan:
+        n = len(nodes)
+        order = nodes[index + 1 :] + nodes[:index]
+        concurrency = max(1, min(self.per_node_concurrency, self.in_flight // n))
+        first_sizes, first_repeats = self.first_round(n * (n - 1))
+        spacing = n / self.probe_rate if self.probe_rate else 0.0
+        byte_spacing = n / self.byte_rate if self.byte_rate else 0.0
+        return NetworkPlan(
+            peers=[(peer, urls[peer]) for peer in order],
+            first_sizes=first_sizes,
+            sizes=sorted(set(self.sizes)),
+            first_repeats=first_repeats,
+            interval=self.interval,
+            phase=self.interval * index / n,
+            refit_interval=self.refit_interval,
+            window=self.window,
+            concurrency=concurrency,
+            spacing=spacing,
+            byte_spacing=byte_spacing,
+            # Staggered by the gap that follows the first (largest) probe, so that agents
+            # take turns rather than all sending their largest probes at once.
+            offset=(spacing + max(first_sizes) * byte_spacing) * index / n,
+            max_link_share=self.max_link_share,
+            burst_seconds=(
+                self.max_link_share * max(self.interval, 60.0)
+                if self.burst_seconds is None
+                else self.burst_seconds
+            ),
+        )
+
+
+class _Agents:
+    """JSON calls to the agents, every failure a RunError naming the node."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, urls: dict[str, str], auth: dict[str, str]
+    ) -> None:
+        self.session = session
+        self.urls = urls
+        self.auth = auth
+
+    async def call(
+        self, method: str, node: str, path: str, body: Any = None, timeout: float | None = None
+    ) -> Any:
+        url = f"{self.urls[node]}{path}"
+        client_timeout = aiohttp.ClientTimeout(total=timeout)
+        try:
+            async with self.session.request(
+                method, url, json=body, headers=self.auth, timeout=client_timeout
+            ) as response:
+                if response.status == 422 and path.startswith("/profiler/execution"):
+                    # A task failed on the sample input: its own message says what and why.
+                    detail = (await response.text())[:4000]
+                    raise RunError(f"profiling on node {node} (sample input 0): {detail}")
+                if response.status >= 300:
+                    detail = (await response.text())[:500]
+                    raise RunError(f"profiling on {node}: {path}: HTTP {response.status}: {detail}")
+                return await response.json()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RunError(
+                f"profiling on {node}: {path}: {type(error).__name__}: {error}"
+            ) from None
+
+
+async def gather_profile(
+    session: aiohttp.ClientSession,
+    urls: dict[str, str],
+    app: App,
+    cluster: Cluster,
+    auth: dict[str, str],
+    settings: ProfileSettings | None = None,
+    progress: ProgressLike | None = None,
+) -> Profile:
+    """Profile links, nodes and tasks through the agents at `urls` (node -> base URL)."""
+    settings = settings or ProfileSettings()
+    nodes = cluster.node_names
+    missing = [node for node in nodes if node not in urls]
+    if missing:
+        raise RunError(f"profiling: no agent for nodes {missing}")
+    agents = _Agents(session, urls, auth)
+    began = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    links: dict[str, dict[str, LinkProfile]] = {}
+    plan_used: dict[str, Any] = {}
+    if settings.network and len(nodes) > 1:
+        started = time.perf_counter()
+        links, plan_used = await _network(agents, nodes, settings, progress)
+        timings["network"] = time.perf_counter() - started
+
+    compute: dict[str, dict[str, float]] = {}
+    output_bytes: dict[str, int] = {}
+    if settings.execution:
+        started = time.perf_counter()
+        compute, output_bytes = await _execution(agents, app, nodes, settings, progress)
+        timings["execution"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    answers = await asyncio.gather(
+        *(agents.call("GET", node, "/profiler/resources") for node in nodes)
+    )
+    resources = {
+        node: ResourceSample.model_validate(answer["latest"])
+        for node, answer in zip(nodes, answers, strict=True)
+    }
+    timings["resources"] = time.perf_counter() - started
+    timings["total"] = time.perf_counter() - began
+
+    return Profile(
+        app=app.name,
+        tasks=list(app.tasks),
+        nodes=nodes,
+        emulated=cluster.emulate,
+        created_at=time.time(),
+        links=links,
+        resources=resources,
+        compute=compute,
+        output_bytes=output_bytes,
+        timings=timings,
+        settings={
+            "network": plan_used,
+            "execution": {
+                "repeats": settings.execution_repeats,
+                "budget_seconds": settings.execution_budget,
+                "sample_input": 0,
+            }
+            if settings.execution
+            else {},
+        },
+    )
+
+
+async def _network(
+    agents: _Agents, nodes: list[str], settings: ProfileSettings, progress: ProgressLike | None
+) -> tuple[dict[str, dict[str, LinkProfile]], dict[str, Any]]:
+    plans = {node: settings.plan_for(i, nodes, agents.urls) for i, node in enumerate(nodes)}
+    await asyncio.gather(
+        *(
+            agents.call("POST", node, "/profiler/network/start", plan.model_dump())
+            for node, plan in plans.items()
+        )
+    )
+    if progress is not None:
+        progress.phase("profile network", len(nodes))
+    done = 0
+
+    async def first_round(node: str) -> dict[str, Any]:
+        nonlocal done
+        answer = await agents.call(
+            "GET",
+            node,
+            f"/profiler/network?wait=first&samples=0&timeout={settings.timeout:g}",
+            timeout=settings.timeout + 30,
+        )
+        done += 1
+        if progress is not None:
+            progress.advance(done)
+        return dict(answer)
+
+    answers = await asyncio.gather(*(first_round(node) for node in nodes))
+    links = {
+        node: {peer: LinkProfile.model_validate(fit) for peer, fit in answer["fits"].items()}
+        for node, answer in zip(nodes, answers, strict=True)
+    }
+    first = plans[nodes[0]]
+    used = first.model_dump(exclude={"peers", "phase"})
+    used["first_round_seconds"] = {
+        node: answer["first_round_seconds"] for node, answer in zip(nodes, answers, strict=True)
+    }
+    # Probes that did not arrive: their links may lack a fit (the problem builder says so).
+    used["failed_probes"] = sum(int(answer["failures"]) for answer in answers)
+    return links, used
+
+
+async def _execution(
+    agents: _Agents,
+    app: App,
+    nodes: list[str],
+    settings: ProfileSettings,
+    progress: ProgressLike | None,
+) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    # The chain runs on the first node; any node would do, the outputs are the same.
+    producer = nodes[0]
+    chain = await agents.call("POST", producer, "/profiler/execution/chain", {"input_id": 0})
+    output_bytes = {task: int(size) for task, size in chain["output_bytes"].items()}
+    others = {node: agents.urls[node] for node in nodes if node != producer}
+    if others:
+        await agents.call(
+            "POST",
+            producer,
+            "/profiler/execution/share",
+            {"peers": others, "concurrency": 8},
+            timeout=settings.timeout,
+        )
+    if progress is not None:
+        progress.phase("profile execution", len(nodes))
+    gate = asyncio.Semaphore(settings.execution_parallel or os.cpu_count() or 1)
+    done = 0
+    body = {"repeats": settings.execution_repeats, "budget_seconds": settings.execution_budget}
+
+    async def one(node: str) -> dict[str, Any]:
+        nonlocal done
+        async with gate:
+            answer = await agents.call(
+                "POST", node, "/profiler/execution/run", body, timeout=settings.timeout
+            )
+        done += 1
+        if progress is not None:
+            progress.advance(done)
+        return dict(answer)
+
+    answers = await asyncio.gather(*(one(node) for node in nodes))
+    compute: dict[str, dict[str, float]] = {task: {} for task in app.tasks}
+    for node, answer in zip(nodes, answers, strict=True):
+        for task, figures in answer["profiled"].items():
+            compute[task][node] = float(figures["seconds"])
+    return compute, output_bytes

@@ -1,0 +1,158 @@
+"""The gathered profile: what the home knows about links, nodes and tasks after profiling.
+
+One JSON document (`Profile.save` / `Profile.load`), so that a profile taken once can be
+reused by later runs (`jupiter run --profile`), and the same shapes the agents report over
+HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jupiter.errors import SpecError
+from jupiter.mapper.problem import LinkModel
+from jupiter.profiler.fit import QuadraticFit
+
+PROFILE_VERSION = 1
+
+
+class LinkProfile(BaseModel):
+    """One directed link's fitted transfer time, `p + q*bytes + r*bytes^2` seconds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    p: float = Field(ge=0, allow_inf_nan=False)
+    q: float = Field(ge=0, allow_inf_nan=False)
+    r: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    samples: int = Field(ge=0)
+    sizes: list[int]
+    rel_rms: float = 0.0
+    fitted_at: float = 0.0
+
+    @classmethod
+    def from_fit(cls, fit: QuadraticFit, fitted_at: float) -> LinkProfile:
+        return cls(
+            p=fit.p,
+            q=fit.q,
+            r=fit.r,
+            samples=fit.samples,
+            sizes=list(fit.sizes),
+            rel_rms=fit.rel_rms,
+            fitted_at=fitted_at,
+        )
+
+    def seconds(self, nbytes: float) -> float:
+        return self.p + self.q * nbytes + self.r * nbytes * nbytes
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the probes told sizes apart (see QuadraticFit.resolved)."""
+        return self.q > 0 or self.r > 0
+
+    @property
+    def bandwidth(self) -> float:
+        """Bytes per second over the largest probed transfer, net of latency."""
+        largest = max(self.sizes)
+        moving = self.seconds(largest) - self.p
+        return largest / moving if moving > 0 else float("inf")
+
+    def model(self) -> LinkModel:
+        return LinkModel(self.p, self.q, self.r)
+
+
+class ResourceSample(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    at: float
+    # The whole machine the agent runs on (on the local backend, shared by every node).
+    cpu_percent: float
+    # This agent and the task processes it started, as a percentage of one core.
+    node_cpu_percent: float
+    memory_percent: float
+    memory_available: int
+    load_1m: float
+    load_5m: float
+    load_15m: float
+    cpus: int
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = PROFILE_VERSION
+    app: str
+    tasks: list[str]
+    nodes: list[str]
+    emulated: bool
+    created_at: float
+    # links[a][b]: data from a to b. Links that could not be probed are absent.
+    links: dict[str, dict[str, LinkProfile]] = Field(default_factory=dict)
+    resources: dict[str, ResourceSample] = Field(default_factory=dict)
+    # compute[task][node]: seconds one run takes there, node speed emulation included.
+    compute: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # output_bytes[task]: size of its output on the sample input; every child receives it.
+    output_bytes: dict[str, int] = Field(default_factory=dict)
+    # Wall seconds each profiler took, and how the figures were taken (sizes, repeats...).
+    timings: dict[str, float] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.model_dump_json(indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Profile:
+        """Read a saved profile; any problem is one SpecError line naming the file."""
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            raise SpecError(source, None, f"cannot read: {error.strerror or error}") from None
+        except UnicodeDecodeError:
+            raise SpecError(source, None, "not a UTF-8 text file") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise SpecError(source, f"line {error.lineno}", f"invalid JSON: {error.msg}") from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            first = error.errors(include_url=False)[0]
+            field = ".".join(str(part) for part in first["loc"]) or None
+            raise SpecError(source, field, f"not a Jupiter profile: {first['msg']}") from None
+
+    def check_matches(self, tasks: list[str], nodes: list[str], source: str | None) -> None:
+        """Refuse a profile taken for another app or cluster, in one line."""
+        for what, mine, theirs in (("tasks", self.tasks, tasks), ("nodes", self.nodes, nodes)):
+            if set(mine) != set(theirs):
+                extra = sorted(set(mine) - set(theirs))
+                missing = sorted(set(theirs) - set(mine))
+                parts = []
+                if missing:
+                    parts.append(f"lacks {_few(missing)}")
+                if extra:
+                    parts.append(f"has unknown {_few(extra)}")
+                raise SpecError(
+                    source,
+                    what,
+                    f"profile of {self.app!r} does not match this run's {what}: it "
+                    + " and ".join(parts),
+                )
+        for task in tasks:
+            row = self.compute.get(task, {})
+            absent = [node for node in nodes if node not in row]
+            if absent:
+                raise SpecError(
+                    source, f"compute.{task}", f"no execution figures on {_few(absent)}"
+                )
+
+
+def _few(names: list[str], limit: int = 4) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

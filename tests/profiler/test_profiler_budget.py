@@ -1,0 +1,75 @@
+"""The per-link probing budget: a burst, then at most `share` of the link's time."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from jupiter.profiler.home import ProfileSettings
+from jupiter.profiler.network import LinkBudget
+
+
+def test_burst_then_share() -> None:
+    budget = LinkBudget(share=0.05, burst=1.0)
+    now = budget.updated
+    assert budget.wait_seconds(now) == 0.0
+    budget.spend(0.8, now)
+    assert budget.wait_seconds(now) == 0.0  # still within the burst
+    budget.spend(0.7, now)
+    # 0.5 s in debt at 0.05 s per second: ten seconds before the link may be probed again.
+    assert budget.wait_seconds(now) == pytest.approx(10.0)
+    assert budget.wait_seconds(now + 10.0) == pytest.approx(0.0)
+    # Refills never exceed the burst, however long the link was idle.
+    budget.wait_seconds(now + 1e6)
+    assert budget.tokens == pytest.approx(1.0)
+
+
+def test_link_time_used_never_exceeds_burst_plus_share() -> None:
+    share, burst = 0.05, 2.0
+    budget = LinkBudget(share, burst)
+    rng = random.Random(3)
+    start = now = budget.updated
+    used = 0.0
+    largest = 0.0
+    for _ in range(500):
+        now += budget.wait_seconds(now)  # the prober waits as told
+        occupied = rng.uniform(0.0, 0.4)
+        largest = max(largest, occupied)
+        budget.spend(occupied, now)
+        used += occupied
+        elapsed = now - start
+        assert used <= burst + share * elapsed + largest + 1e-9
+        now += occupied
+    # And over the long run the share is what the link gives up.
+    assert used / (now - start) < share * 1.2
+
+
+def test_the_first_round_takes_what_its_budgets_allow() -> None:
+    sizes = [4096, 32768, 262144, 1048576]
+    settings = ProfileSettings(sizes=sizes, first_round_probes=12_000, first_round_bytes=200 << 20)
+    # 8 nodes: every size, twice.
+    assert settings.first_round(56) == (sizes, 2)
+    # Bytes run short: every size once, then the largest size goes.
+    assert settings.first_round(80) == (sizes, 1)
+    assert settings.first_round(240) == (sizes[:3], 2)
+    # 106 nodes: probes run short; one size per link, latency first.
+    assert settings.first_round(106 * 105) == ([4096], 1)
+    assert settings.first_round(50 * 49) == (sizes[:2], 2)
+    # What the user asks for, as asked.
+    settings.first_sizes, settings.first_repeats = [65536, 4096], 3
+    assert settings.first_round(106 * 105) == ([4096, 65536], 3)
+
+
+def test_plans_rotate_peers_and_spread_rounds() -> None:
+    nodes = [f"n{i}" for i in range(5)]
+    urls = {node: f"http://{node}" for node in nodes}
+    settings = ProfileSettings(interval=10.0, in_flight=10, per_node_concurrency=4)
+    plans = [settings.plan_for(i, nodes, urls) for i in range(5)]
+    assert [peer for peer, _ in plans[0].peers] == ["n1", "n2", "n3", "n4"]
+    assert [peer for peer, _ in plans[3].peers] == ["n4", "n0", "n1", "n2"]
+    # At each step every node is the target of exactly one sender.
+    for step in range(4):
+        assert sorted(plan.peers[step][0] for plan in plans) == sorted(nodes)
+    assert [plan.phase for plan in plans] == [0.0, 2.0, 4.0, 6.0, 8.0]
+    assert all(plan.concurrency == 2 for plan in plans)  # 10 in flight over 5 nodes
