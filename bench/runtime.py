@@ -97,8 +97,7 @@ def hop_overhead(tmp: Path, mapper: str) -> dict[str, float]:
 
 def _no_profile(options: RunOptions) -> RunOptions:
     # Profiling measures the app; these figures are about the runtime alone.
-    if hasattr(options, "profile"):
-        options.profile = False  # type: ignore[attr-defined]
+    options.profiling = False
     return options
 
 
