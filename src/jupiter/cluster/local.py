@@ -18,6 +18,8 @@ import psutil
 
 from jupiter.agent.auth import TOKEN_ENV
 from jupiter.agent.config import AgentConfig
+from jupiter.app.spec import App
+from jupiter.cluster.spec import Cluster
 from jupiter.errors import RunError
 
 STOP_TIMEOUT_S = 10.0
@@ -79,6 +81,22 @@ class LocalBackend:
         pid = await asyncio.wait_for(future, timeout=30)
         self.pids[config.node] = pid
         return pid
+
+    async def start_all(self, app: App, cluster: Cluster, run_id: str, home_url: str) -> None:
+        """One agent per cluster node, each at its own loopback address."""
+        app_data, cluster_data = app.to_dict(), cluster.to_dict()
+        for index, node in enumerate(cluster.node_names):
+            config = self.agent_config(
+                run_id=run_id,
+                node=node,
+                host=loopback_address(index),
+                home_url=home_url,
+                work_dir=self.work_dir / "nodes" / node,
+                app=app_data,
+                app_root=app.root,
+                cluster=cluster_data,
+            )
+            await self.start(config)
 
     def agent_log(self, node: str, lines: int = 20) -> str:
         log = self.work_dir / "nodes" / node / "agent.log"

@@ -24,7 +24,7 @@ from jupiter.app.spec import App, load_app
 from jupiter.circe.executor import HOME
 from jupiter.circe.transfer import send_file
 from jupiter.cluster.emulator import LinkEmulator
-from jupiter.cluster.local import LocalBackend, loopback_address
+from jupiter.cluster.local import LocalBackend
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
@@ -185,18 +185,7 @@ async def _run_with(
                 )
             )
             progress.phase("deploy", len(nodes))
-            for index, node in enumerate(nodes):
-                config = backend.agent_config(
-                    run_id=run_id,
-                    node=node,
-                    host=loopback_address(index),
-                    home_url=home_url,
-                    work_dir=work_dir / "nodes" / node,
-                    app=app.to_dict(),
-                    app_root=app.root,
-                    cluster=cluster.to_dict(),
-                )
-                await backend.start(config)
+            await backend.start_all(app, cluster, run_id, home_url)
         register_timeout = options.register_timeout
         await state.wait_for(
             lambda: _advance(progress, len(state.agents)) >= len(nodes),

@@ -15,7 +15,7 @@ import aiohttp
 
 from jupiter.agent.auth import auth_headers, new_token
 from jupiter.app.spec import App
-from jupiter.cluster.local import LocalBackend, loopback_address
+from jupiter.cluster.local import LocalBackend
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import HomeState, home_server
 
@@ -48,18 +48,7 @@ async def local_agents(app: App, cluster: Cluster) -> AsyncIterator[Agents]:
             backend.on_agent_exit(
                 lambda node, code: state.fail(f"agent {node} exited with code {code}")
             )
-            for index, node in enumerate(nodes):
-                config = backend.agent_config(
-                    run_id=run_id,
-                    node=node,
-                    host=loopback_address(index),
-                    home_url=home_url,
-                    work_dir=work_dir / "nodes" / node,
-                    app=app.to_dict(),
-                    app_root=app.root,
-                    cluster=cluster.to_dict(),
-                )
-                await backend.start(config)
+            await backend.start_all(app, cluster, run_id, home_url)
             await state.wait_for(
                 lambda: len(state.agents) >= len(nodes),
                 timeout=60 + 0.5 * len(nodes),
