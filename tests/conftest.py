@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,18 @@ import pytest
 
 def _jupiter_temp_dirs() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("jupiter-*"))
+
+
+@pytest.fixture
+def no_agent_survives() -> Iterator[None]:
+    """Each end-to-end test must stop every process it started, however it ended."""
+    yield
+    deadline = time.monotonic() + 5
+    while (children := psutil.Process().children(recursive=True)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for child in children:
+        child.kill()
+    assert not children, f"left running: {[c.cmdline() for c in children]}"
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 from generate_helpers import TRACES, check_run_outputs, levels_of
 
@@ -17,16 +14,7 @@ from jupiter.app.wfcommons_import import import_trace
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.run import RunOptions, run
 
-
-@pytest.fixture(autouse=True)
-def no_agent_survives() -> Iterator[None]:
-    yield
-    deadline = time.monotonic() + 5
-    while (children := psutil.Process().children(recursive=True)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for child in children:
-        child.kill()
-    assert not children, f"left running: {[c.cmdline() for c in children]}"
+pytestmark = pytest.mark.usefixtures("no_agent_survives")
 
 
 def test_a_generated_app_runs_as_is(tmp_path: Path) -> None:

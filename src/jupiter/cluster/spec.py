@@ -25,6 +25,7 @@ from pydantic import (
 from jupiter.cluster.links import LOCAL, Link, LinkTable, default_link_table
 from jupiter.cluster.regions import DEFAULT_REGIONS
 from jupiter.errors import SpecError
+from jupiter.specfile import read_spec_text
 
 # Names end up in URLs, file names and pod names: keep them to a safe alphabet.
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
@@ -211,12 +212,7 @@ _FIELDS: dict[str, list[str]] = {
 def load_cluster(path: str | Path) -> Cluster:
     """Read and validate a cluster.yaml; any problem is one SpecError naming file and field."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise SpecError(source, None, f"cannot read: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise SpecError(source, None, "not a UTF-8 text file") from None
+    text = read_spec_text(path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from jupiter.errors import SpecError
 from jupiter.mapper.problem import LinkModel
 from jupiter.profiler.fit import QuadraticFit
+from jupiter.specfile import read_spec_text
 
 PROFILE_VERSION = 1
 
@@ -110,12 +111,7 @@ class Profile(BaseModel):
     def load(cls, path: str | Path) -> Profile:
         """Read a saved profile; any problem is one SpecError line naming the file."""
         source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as error:
-            raise SpecError(source, None, f"cannot read: {error.strerror or error}") from None
-        except UnicodeDecodeError:
-            raise SpecError(source, None, "not a UTF-8 text file") from None
+        text = read_spec_text(path)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
