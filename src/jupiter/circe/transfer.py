@@ -5,19 +5,30 @@ emulated WAN.
 Wire format: `X-Jupiter-Digest: sha256-trailer`, body = payload || sha256(payload) (32 raw
 bytes). A trailer rather than a header lets both ends hash while the bytes are on the wire;
 hashing first would double the time a large output takes to leave its node.
+
+On a fast path (emulator off) the hashing is what bounds a transfer, so both ends take it off
+the path that moves the bytes: the sender hands the file to the kernel with sendfile while a
+thread hashes it, and the receiver hashes in one thread and writes in another while the event
+loop keeps reading the socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import mmap
 import os
+from collections import deque
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import aiohttp
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_writer import StreamWriter
+from aiohttp.payload import Payload
 
 from jupiter.cluster.emulator import LinkEmulator
 from jupiter.errors import RunError
@@ -28,6 +39,10 @@ DIGEST_SCHEME = "sha256-trailer"
 DIGEST_BYTES = 32
 # Below this, a thread hop costs more than the hashing and writing it would move off the loop.
 THREAD_MIN_BYTES = 256 * 1024
+# The receiver hands its threads batches this large, and lets at most this many wait, so a
+# slow disk holds back the socket (and so the sender) instead of filling memory.
+BATCH_BYTES = 4 * 1024 * 1024
+MAX_PENDING_BATCHES = 4
 
 
 class TransferError(RunError):
@@ -56,6 +71,74 @@ async def signed_chunks(path: Path) -> AsyncIterator[bytes]:
     yield digest.digest()
 
 
+def file_sha256(path: Path) -> bytes:
+    """The file's sha256, read through a mapping so the bytes are not copied first."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size:
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                digest.update(mapped)
+    return digest.digest()
+
+
+class SignedFile(Payload):
+    """A whole file, then its sha256: the body of an unemulated transfer.
+
+    Large files go out with sendfile (no copy through Python) while a thread hashes them;
+    the digest follows when both are done. Small files go out in one write.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, content_type="application/octet-stream")
+        self._path = path
+        self._file_bytes = path.stat().st_size
+        self._size = self._file_bytes + DIGEST_BYTES
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        raise TypeError("a signed file is binary")
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await self.write_with_length(writer, None)
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        if self._file_bytes < THREAD_MIN_BYTES:
+            data = self._path.read_bytes()
+            await writer.write(data + hashlib.sha256(data).digest())
+            return
+        loop = asyncio.get_running_loop()
+        hashing = loop.run_in_executor(None, file_sha256, self._path)
+        try:
+            with self._path.open("rb") as handle:
+                transport = _raw_transport(writer)
+                if transport is not None:
+                    await loop.sendfile(transport, handle, 0, self._file_bytes)
+                else:
+                    while chunk := await asyncio.to_thread(handle.read, CHUNK_BYTES):
+                        await writer.write(chunk)
+            await writer.write(await hashing)
+        finally:
+            # Never leave a hashing thread reading a file the caller may be about to delete.
+            await asyncio.wait([hashing])
+
+
+def _raw_transport(writer: AbstractStreamWriter) -> asyncio.Transport | None:
+    """The socket under `writer`, headers flushed, if bytes may bypass it; else None.
+
+    Only a plain (not chunked, not compressed) aiohttp writer qualifies: there the body
+    is the bytes on the wire, so the kernel can send the file itself.
+    """
+    if not isinstance(writer, StreamWriter) or writer.chunked or writer._compress is not None:
+        return None
+    send_headers = getattr(writer, "send_headers", None)
+    transport = writer.transport
+    if send_headers is None or transport is None or transport.is_closing():
+        return None
+    send_headers()
+    return transport
+
+
 async def send_file(
     session: aiohttp.ClientSession,
     url: str,
@@ -69,11 +152,10 @@ async def send_file(
     for attempt in range(attempts):
         if attempt:
             await asyncio.sleep(0.05 * 2**attempt)
+        body: Any = emulator.pace(signed_chunks(path)) if emulator.active else SignedFile(path)
         try:
             async with session.put(
-                url,
-                data=emulator.pace(signed_chunks(path)),
-                headers={**headers, DIGEST_HEADER: DIGEST_SCHEME},
+                url, data=body, headers={**headers, DIGEST_HEADER: DIGEST_SCHEME}
             ) as response:
                 if response.status < 300:
                     return
@@ -87,6 +169,69 @@ async def send_file(
     raise TransferError(f"could not deliver {path.name} to {url}: {last_error}")
 
 
+class _HashingWriter:
+    """Hashes and writes a stream of pieces in order, off the event loop.
+
+    Small streams are handled inline. Large ones are batched, and each batch goes to a
+    hashing thread and a writing thread, so hashing one batch overlaps writing the previous
+    and the loop reading the next.
+    """
+
+    def __init__(self, handle: BinaryIO, threaded: bool) -> None:
+        self.digest = hashlib.sha256()
+        self._handle = handle
+        self._threaded = threaded
+        self._batch: list[bytes | memoryview] = []
+        self._batch_bytes = 0
+        self._pending: deque[asyncio.Future[Any]] = deque()
+        self._hasher = ThreadPoolExecutor(1, "jupiter-hash") if threaded else None
+        self._writer = ThreadPoolExecutor(1, "jupiter-write") if threaded else None
+
+    async def add(self, piece: bytes | memoryview) -> None:
+        if not piece:
+            return
+        if not self._threaded:
+            self.digest.update(piece)
+            self._handle.write(piece)
+            return
+        self._batch.append(piece)
+        self._batch_bytes += len(piece)
+        if self._batch_bytes >= BATCH_BYTES:
+            await self._flush()
+
+    async def finish(self) -> bytes:
+        """The sha256 of everything added, once all of it is on disk."""
+        await self._flush()
+        while self._pending:
+            await self._pending.popleft()
+        return self.digest.digest()
+
+    def close(self) -> None:
+        # Waits for work already handed out, so the file is not closed under a thread.
+        for pool in (self._hasher, self._writer):
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+    async def _flush(self) -> None:
+        if not self._batch:
+            return
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        loop = asyncio.get_running_loop()
+        self._pending.append(
+            asyncio.gather(
+                loop.run_in_executor(self._hasher, _update_all, self.digest, batch),
+                loop.run_in_executor(self._writer, self._handle.writelines, batch),
+            )
+        )
+        while len(self._pending) > MAX_PENDING_BATCHES:
+            await self._pending.popleft()
+
+
+def _update_all(digest: Any, pieces: list[bytes | memoryview]) -> None:
+    for piece in pieces:
+        digest.update(piece)
+
+
 async def receive_file(request: web.Request, destination: Path, max_bytes: int) -> int:
     """Stream the request body into `destination`, checking size and sha256.
 
@@ -96,37 +241,34 @@ async def receive_file(request: web.Request, destination: Path, max_bytes: int) 
     if request.headers.get(DIGEST_HEADER) != DIGEST_SCHEME:
         raise web.HTTPBadRequest(text=f"expected {DIGEST_HEADER}: {DIGEST_SCHEME}")
     limit = max_bytes + DIGEST_BYTES
-    if request.content_length is not None and request.content_length > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=request.content_length)
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=declared)
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f"{destination.name}.part-{os.getpid()}-{id(request)}")
-    digest = hashlib.sha256()
     held = b""  # the last bytes seen, which may be the trailer
     size = 0
     try:
         with partial.open("wb") as handle:
-
-            def take(data: bytes | memoryview) -> None:
-                digest.update(data)
-                handle.write(data)
-
-            async for chunk in request.content.iter_chunked(CHUNK_BYTES):
-                size += len(chunk)
-                if size > limit:
-                    raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=size)
-                if len(chunk) >= DIGEST_BYTES:
-                    if held:
-                        take(held)
-                    view = memoryview(chunk)
-                    payload, held = view[:-DIGEST_BYTES], bytes(view[-DIGEST_BYTES:])
-                else:
-                    joined = held + chunk
-                    payload, held = memoryview(joined)[:-DIGEST_BYTES], joined[-DIGEST_BYTES:]
-                if len(payload) >= THREAD_MIN_BYTES:
-                    await asyncio.to_thread(take, payload)
-                elif payload:
-                    take(payload)
-        if len(held) != DIGEST_BYTES or held != digest.digest():
+            sink = _HashingWriter(handle, threaded=declared is None or declared >= THREAD_MIN_BYTES)
+            try:
+                # iter_chunks hands over the socket's reads as they are; iter_any would join them.
+                async for chunk, _ in request.content.iter_chunks():
+                    size += len(chunk)
+                    if size > limit:
+                        raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=size)
+                    if len(chunk) >= DIGEST_BYTES:
+                        await sink.add(held)
+                        view = memoryview(chunk)
+                        payload, held = view[:-DIGEST_BYTES], bytes(view[-DIGEST_BYTES:])
+                    else:
+                        joined = held + chunk
+                        payload, held = joined[:-DIGEST_BYTES], joined[-DIGEST_BYTES:]
+                    await sink.add(payload)
+                digest = await sink.finish()
+            finally:
+                sink.close()
+        if len(held) != DIGEST_BYTES or held != digest:
             raise web.HTTPUnprocessableEntity(text="sha256 mismatch; send again")
         partial.replace(destination)
     finally:
