@@ -86,12 +86,14 @@ def test_a_refused_transfer_names_the_file_and_the_reason(tmp_path: Path) -> Non
     assert not (tmp_path / "in" / "z").exists()
 
 
+@pytest.mark.parametrize("declared", [False, True])
 @pytest.mark.parametrize("damage", [False, True])
-def test_a_large_streamed_body_is_hashed_off_the_loop_and_checked(
-    tmp_path: Path, damage: bool
+def test_a_large_body_is_checked_whether_streamed_or_declared(
+    tmp_path: Path, damage: bool, declared: bool
 ) -> None:
-    """A body of unknown length (chunked) takes the threaded receiver; one flipped byte in
-    the middle of 7 MiB is caught, and no partial file is left behind."""
+    """A declared length takes the receiver's hashing and writing threads, a streamed one
+    (chunked, length unknown) is hashed as it comes; either way one flipped byte in the
+    middle of 7 MiB is caught and no partial file is left behind."""
     data = os.urandom(7 * 1024 * 1024 + 13)
     body = bytearray(data + hashlib.sha256(data).digest())
     if damage:
@@ -107,7 +109,8 @@ def test_a_large_streamed_body_is_hashed_off_the_loop_and_checked(
 
     async def scenario(session: aiohttp.ClientSession, base: str) -> None:
         headers = {**AUTH, DIGEST_HEADER: DIGEST_SCHEME}
-        async with session.put(f"{base}/big", data=pieces(), headers=headers) as response:
+        sent = bytes(body) if declared else pieces()
+        async with session.put(f"{base}/big", data=sent, headers=headers) as response:
             assert response.status == (422 if damage else 201)
 
     asyncio.run(with_receiver(tmp_path, scenario))

@@ -6,12 +6,21 @@ import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 from aiohttp import ClientSession, web
 
-from jupiter.cluster.emulator import MAX_PIECE_BYTES, LinkEmulator, stretched
+from jupiter.circe.transfer import send_file
+from jupiter.cluster.emulator import (
+    HOST_PATH_MIN_SAMPLES,
+    HOST_PATH_WINDOW,
+    MAX_PIECE_BYTES,
+    HostPath,
+    LinkEmulator,
+    stretched,
+)
 from jupiter.cluster.links import LOCAL, Link
 
 LATENCY = 0.020
@@ -240,3 +249,72 @@ def test_stretched_waits_the_difference() -> None:
     assert 0.040 <= waited < 0.055
     total, waited = asyncio.run(main(0.020, 1.0))
     assert total == pytest.approx(0.020) and waited < 0.005
+
+
+def test_host_path_learns_the_lower_quartile_of_recent_tails() -> None:
+    host = HostPath()
+    for tail in (0.004, 0.001, 0.003):
+        host.observe(tail)
+    assert host.head_start == 0.0  # too few to trust
+    host.observe(0.002)
+    host.observe(-1.0)  # a clock oddity, not a tail
+    assert host.head_start == 0.001
+    for _ in range(HOST_PATH_WINDOW):
+        host.observe(0.010)  # the old tails roll out of the window
+    assert host.head_start == 0.010
+
+
+def test_a_learned_host_tail_starts_the_latency_early_but_never_before_zero() -> None:
+    host = HostPath()
+    for _ in range(8):
+        host.observe(0.100)
+
+    async def first_piece_after(link: Link) -> float:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        async for _ in LinkEmulator(link, host).pace(chunks_of(b"x" * 100)):
+            return loop.time() - began
+        raise AssertionError("nothing was released")
+
+    # 300 ms of latency less 100 ms the host supplies itself.
+    assert 0.200 <= asyncio.run(first_piece_after(Link(0.300, 1e9))) < 0.290
+    # A link faster than the host is not made to wait at all.
+    assert asyncio.run(first_piece_after(Link(0.050, 1e9))) < 0.040
+
+
+def test_transfers_through_a_real_server_teach_the_host_path_its_tail(tmp_path: Path) -> None:
+    """send_file reports each answered transfer's tail: from the last byte's release to the
+    receiver's answer, which is what this host adds on top of the emulated link."""
+    host = HostPath()
+    link = Link(0.002, 50e6)
+    (tmp_path / "out.bin").write_bytes(os.urandom(20_000))
+
+    async def main() -> None:
+        async def put(request: web.Request) -> web.Response:
+            await request.read()
+            return web.Response(status=201)
+
+        app = web.Application()
+        app.router.add_put("/data", put)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            async with ClientSession() as session:
+                for _ in range(HOST_PATH_MIN_SAMPLES):
+                    assert host.head_start == 0.0
+                    await send_file(
+                        session,
+                        f"http://127.0.0.1:{port}/data",
+                        tmp_path / "out.bin",
+                        LinkEmulator(link, host),
+                        {},
+                    )
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+    # Positive (the answer takes time) and small (loopback, not a WAN).
+    assert 0 < host.head_start < 0.050

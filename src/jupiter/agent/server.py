@@ -21,6 +21,7 @@ from jupiter.app.spec import App
 from jupiter.circe.executor import Executor
 from jupiter.circe.routes import circe_routes
 from jupiter.circe.store import DataStore
+from jupiter.cluster.emulator import HostPath
 from jupiter.cluster.spec import Cluster
 from jupiter.profiler.role import ProfilerRole
 
@@ -59,7 +60,12 @@ async def run_agent(config: AgentConfig, token: str) -> None:
         aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session,
         TaskRunner(app) as runner,
     ):
-        executor = Executor(config.node, app, cluster, store, runner, session, auth, config.slots)
+        # Every emulated transfer from this agent, data or probe, learns and pays the same
+        # host tail: the profiler must measure the links the executor will use.
+        host_path = HostPath()
+        executor = Executor(
+            config.node, app, cluster, store, runner, session, auth, config.slots, host_path
+        )
         profiler = ProfilerRole(
             config.node,
             app,
@@ -70,6 +76,7 @@ async def run_agent(config: AgentConfig, token: str) -> None:
             executor.monitor,
             config.work_dir / "profiler",
             config.max_body_bytes,
+            host_path,
         )
 
         async def health(request: web.Request) -> web.Response:

@@ -22,7 +22,7 @@ from jupiter.app.spec import App
 from jupiter.circe.monitor import Monitor
 from jupiter.circe.store import DataStore
 from jupiter.circe.transfer import TransferError, send_file
-from jupiter.cluster.emulator import LinkEmulator
+from jupiter.cluster.emulator import HostPath, LinkEmulator
 from jupiter.cluster.spec import Cluster
 
 HOME = "home"
@@ -58,6 +58,7 @@ class Executor:
         session: aiohttp.ClientSession,
         auth: dict[str, str],
         slots: int = 1,
+        host_path: HostPath | None = None,
     ) -> None:
         self.node = node
         self.app = app
@@ -77,6 +78,7 @@ class Executor:
         self._outboxes: dict[str, asyncio.Queue[tuple[int, str, Path]]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._slots = slots
+        self._host_path = host_path
         self._stretch = cluster.stretch(node) if cluster.emulate else 1.0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -191,7 +193,7 @@ class Executor:
         base = self.deployment.addresses[destination]
         # Outputs returning home leave the emulated WAN: home is the user's own machine.
         link = None if destination == HOME else self.cluster.link(self.node, destination)
-        emulator = LinkEmulator(link if self.cluster.emulate else None)
+        emulator = LinkEmulator(link if self.cluster.emulate else None, self._host_path)
         outbox = self._outboxes[destination]
         while True:
             input_id, name, path = await outbox.get()

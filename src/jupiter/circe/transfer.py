@@ -34,6 +34,7 @@ from jupiter.cluster.emulator import LinkEmulator
 from jupiter.errors import RunError
 
 CHUNK_BYTES = 4 * 1024 * 1024
+FIRST_CHUNK_BYTES = 64 * 1024
 DIGEST_HEADER = "X-Jupiter-Digest"
 DIGEST_SCHEME = "sha256-trailer"
 DIGEST_BYTES = 32
@@ -50,24 +51,36 @@ class TransferError(RunError):
 
 
 async def signed_chunks(path: Path) -> AsyncIterator[bytes]:
-    """The file's chunks, then its sha256."""
+    """The file's chunks, then its sha256.
+
+    A large file is read and hashed in a thread one chunk ahead of the consumer, so that
+    on a paced (emulated) link the hashing hides behind the pacing; the first chunk is
+    small, so the first byte leaves at once.
+    """
     digest = hashlib.sha256()
 
-    def read_and_hash(handle: BinaryIO) -> bytes:
-        chunk = handle.read(CHUNK_BYTES)
+    def read_and_hash(handle: BinaryIO, size: int) -> bytes:
+        chunk = handle.read(size)
         digest.update(chunk)
         return chunk
 
     with path.open("rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        while True:
-            if size >= THREAD_MIN_BYTES:
-                chunk = await asyncio.to_thread(read_and_hash, handle)
-            else:
-                chunk = read_and_hash(handle)
-            if not chunk:
-                break
-            yield chunk
+        if os.fstat(handle.fileno()).st_size < THREAD_MIN_BYTES:
+            while chunk := read_and_hash(handle, CHUNK_BYTES):
+                yield chunk
+            yield digest.digest()
+            return
+        loop = asyncio.get_running_loop()
+        want = FIRST_CHUNK_BYTES
+        ahead = loop.run_in_executor(None, read_and_hash, handle, want)
+        try:
+            while chunk := await ahead:
+                want = min(4 * want, CHUNK_BYTES)
+                ahead = loop.run_in_executor(None, read_and_hash, handle, want)
+                yield chunk
+        finally:
+            # A consumer that stops early must not close the file under a reading thread.
+            await asyncio.wait([ahead])
     yield digest.digest()
 
 
@@ -158,6 +171,7 @@ async def send_file(
                 url, data=body, headers={**headers, DIGEST_HEADER: DIGEST_SCHEME}
             ) as response:
                 if response.status < 300:
+                    emulator.finished(body, asyncio.get_running_loop().time())
                     return
                 detail = (await response.text())[:300]
                 last_error = f"HTTP {response.status}: {detail}"
@@ -250,7 +264,9 @@ async def receive_file(request: web.Request, destination: Path, max_bytes: int) 
     size = 0
     try:
         with partial.open("wb") as handle:
-            sink = _HashingWriter(handle, threaded=declared is None or declared >= THREAD_MIN_BYTES)
+            # Only a declared large body is worth threads: one of unknown length is a paced,
+            # emulated stream, whose small pieces are cheapest hashed as they come.
+            sink = _HashingWriter(handle, threaded=(declared or 0) >= THREAD_MIN_BYTES)
             try:
                 # iter_chunks hands over the socket's reads as they are; iter_any would join them.
                 async for chunk, _ in request.content.iter_chunks():

@@ -11,6 +11,15 @@ so a transfer that is ready at once ends exactly `latency + size / bandwidth` af
 whatever the chunking, and cumulative bytes never run ahead of the link. Deadlines are absolute
 on the event loop's clock, so sleep overshoot (about a millisecond) is never accumulated.
 
+After the last piece is due the bytes still cross this host: the loop's timer wakes late
+(it rounds up to the millisecond), then loopback, the receiver's checks, its answer. On a
+real link that time is inside the link's latency; here it would come on top. A `HostPath`
+shared by an agent's transfers learns that tail from the transfers themselves (the lower
+quartile of recent ones), and each link's latency starts that much early, never below zero.
+So a transfer takes the link's time, not the link's time plus the host's, on every link
+slower than the host itself; a link faster than that (two nodes in one region, 0.25 ms)
+takes what the host takes.
+
 Compute speed is emulated the same way, by waiting: see `stretched`.
 """
 
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator
 
 from jupiter.cluster.links import Link
@@ -30,11 +40,62 @@ MAX_PIECE_SECONDS = 0.005
 MIN_PIECE_BYTES = 1024
 
 
-class LinkEmulator:
-    """Delays and paces data as `link` would; `None` (or a same-node link) passes through."""
+# How many recent transfers a HostPath learns from, and how many it needs first.
+HOST_PATH_WINDOW = 32
+HOST_PATH_MIN_SAMPLES = 4
 
-    def __init__(self, link: Link | None) -> None:
+
+class HostPath:
+    """What this host's own path adds after an emulated transfer's last byte is released.
+
+    One per agent, shared by all its emulated transfers: they report their tails, and the
+    lower quartile of recent tails is the head start each link's latency is given. The low
+    end, because a tail is only ever lengthened by load: the quartile is what the host costs
+    when it is not busy, and a transfer that meets a busy host pays the difference, as it
+    would on real machines.
+    """
+
+    def __init__(self) -> None:
+        self._tails: deque[float] = deque(maxlen=HOST_PATH_WINDOW)
+
+    def observe(self, tail: float) -> None:
+        if tail >= 0:
+            self._tails.append(tail)
+
+    @property
+    def head_start(self) -> float:
+        if len(self._tails) < HOST_PATH_MIN_SAMPLES:
+            return 0.0
+        return sorted(self._tails)[(len(self._tails) - 1) // 4]
+
+
+class PacedBody:
+    """One paced transfer: the pieces, and when the last of them was released."""
+
+    def __init__(self, created: float) -> None:
+        self.pieces: AsyncIterator[bytes] | None = None
+        # Loop time the transfer began: the link's clock starts here, so that what this host
+        # spends before the body is first read (a connection, the request) is inside the
+        # latency, as on a real link, and not added to it.
+        self.created = created
+        # Loop time the latest piece was due for release; None until the first.
+        self.released: float | None = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        assert self.pieces is not None, "a PacedBody comes from LinkEmulator.pace"
+        return self.pieces
+
+
+class LinkEmulator:
+    """Delays and paces data as `link` would; `None` (or a same-node link) passes through.
+
+    `host`, when given, learns this host's own tail from each transfer (see `finished`) and
+    shortens the emulated latency by it.
+    """
+
+    def __init__(self, link: Link | None, host: HostPath | None = None) -> None:
         self.link = link
+        self.host = host
         latency = link.latency if link is not None else 0.0
         bandwidth = link.bandwidth if link is not None else math.inf
         self._latency = latency
@@ -62,15 +123,24 @@ class LinkEmulator:
         """
         if not self.active:
             return chunks
-        return self._paced(chunks)
+        body = PacedBody(asyncio.get_running_loop().time())
+        body.pieces = self._paced(chunks, body)
+        return body
 
-    async def _paced(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    def finished(self, body: AsyncIterable[bytes], now: float) -> None:
+        """`body` (from `pace`) was delivered and answered at loop time `now`."""
+        if self.host is not None and isinstance(body, PacedBody) and body.released is not None:
+            self.host.observe(now - body.released)
+
+    async def _paced(self, chunks: AsyncIterable[bytes], body: PacedBody) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
         latency, bandwidth, piece = self._latency, self._bandwidth, self._piece
+        if self.host is not None:
+            latency = max(0.0, latency - self.host.head_start)
         source = aiter(chunks)
         # When data was ready, on a clock that counts only time spent waiting for the source:
         # time we spend sleeping here is not the source's fault, and must not delay it.
-        ready = loop.time()
+        ready = body.created
         tx_end = ready
         sent = False
         while True:
@@ -80,9 +150,11 @@ class LinkEmulator:
             except StopAsyncIteration:
                 if not sent:
                     # An empty body still crosses the link: whatever follows it must wait.
-                    wait = ready + latency - loop.time()
+                    release = ready + latency
+                    wait = release - loop.time()
                     if wait > 0:
                         await asyncio.sleep(wait)
+                    body.released = release
                 return
             ready += loop.time() - asked
             for start in range(0, len(chunk), piece):
@@ -93,6 +165,9 @@ class LinkEmulator:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 sent = True
+                # As scheduled, not as done: a late wake-up (the loop's timers round up to
+                # the millisecond) and a slow write are this host's doing, part of its tail.
+                body.released = release
                 yield part
 
 

@@ -36,7 +36,7 @@ from jupiter.circe.transfer import (
     TransferError,
     send_file,
 )
-from jupiter.cluster.emulator import LinkEmulator
+from jupiter.cluster.emulator import HostPath, LinkEmulator
 from jupiter.cluster.spec import Cluster
 from jupiter.profiler.fit import fit_quadratic
 from jupiter.profiler.model import LinkProfile
@@ -112,9 +112,11 @@ class NetworkProfiler:
         auth: dict[str, str],
         scratch: Path,
         max_body_bytes: int,
+        host_path: HostPath | None = None,
     ) -> None:
         self.node = node
         self.cluster = cluster
+        self.host_path = host_path
         self.session = session
         self.auth = auth
         self.scratch = scratch
@@ -264,7 +266,7 @@ class NetworkProfiler:
                 self.session,
                 f"{url}/profiler/network/probe/{self.node}",
                 path,
-                LinkEmulator(link),
+                LinkEmulator(link, self.host_path),
                 self.auth,
                 # A resent probe's time measures the retry, not the link: drop it instead.
                 attempts=1,

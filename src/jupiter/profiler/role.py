@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from jupiter.app.runner import TaskFailed, TaskRunner
 from jupiter.app.spec import App
 from jupiter.circe.monitor import Monitor
+from jupiter.cluster.emulator import HostPath
 from jupiter.cluster.spec import Cluster
 from jupiter.profiler.execution import DEFAULT_BUDGET_S, DEFAULT_REPEATS, ExecutionProfiler
 from jupiter.profiler.network import NetworkPlan, NetworkProfiler
@@ -39,12 +40,13 @@ class ProfilerRole:
         monitor: Monitor,
         scratch: Path,
         max_body_bytes: int,
+        host_path: HostPath | None = None,
     ) -> None:
         self.node = node
         self.session = session
         self.auth = auth
         self.network = NetworkProfiler(
-            node, cluster, session, auth, scratch / "network", max_body_bytes
+            node, cluster, session, auth, scratch / "network", max_body_bytes, host_path
         )
         self.resources = ResourceProfiler(node)
         self.execution = ExecutionProfiler(
