@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,22 @@ async def chunks_of(payload: bytes, size: int = 256 * 1024) -> AsyncIterator[byt
 
 
 Sender = Callable[[LinkEmulator, bytes], Awaitable[float]]
+
+
+@asynccontextmanager
+async def put_server(
+    handler: Callable[[web.Request], Awaitable[web.Response]],
+) -> AsyncIterator[str]:
+    """A loopback aiohttp server taking PUT /data; yields its URL."""
+    app = web.Application(client_max_size=4 * MiB)
+    app.router.add_put("/data", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/data"
+    finally:
+        await runner.cleanup()
 
 
 async def with_loopback_sender(body: Callable[[Sender], Awaitable[None]]) -> None:
@@ -123,21 +140,11 @@ def test_through_aiohttp_as_a_request_body() -> None:
             received.append((loop.time(), body))
             return web.Response(text="ok")
 
-        app = web.Application(client_max_size=4 * MiB)
-        app.router.add_put("/data", put)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        try:
-            async with ClientSession() as session:
-                began = loop.time()
-                data = LinkEmulator(link).pace(chunks_of(payload))
-                async with session.put(f"http://127.0.0.1:{port}/data", data=data) as response:
-                    assert response.status == 200
-        finally:
-            await runner.cleanup()
+        async with put_server(put) as url, ClientSession() as session:
+            began = loop.time()
+            data = LinkEmulator(link).pace(chunks_of(payload))
+            async with session.put(url, data=data) as response:
+                assert response.status == 200
         [(arrived, body)] = received
         assert body == payload
         elapsed = arrived - began
@@ -294,26 +301,11 @@ def test_transfers_through_a_real_server_teach_the_host_path_its_tail(tmp_path: 
             await request.read()
             return web.Response(status=201)
 
-        app = web.Application()
-        app.router.add_put("/data", put)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        try:
-            async with ClientSession() as session:
-                for _ in range(HOST_PATH_MIN_SAMPLES):
-                    assert host.head_start == 0.0
-                    await send_file(
-                        session,
-                        f"http://127.0.0.1:{port}/data",
-                        tmp_path / "out.bin",
-                        LinkEmulator(link, host),
-                        {},
-                    )
-        finally:
-            await runner.cleanup()
+        async with put_server(put) as url, ClientSession() as session:
+            for _ in range(HOST_PATH_MIN_SAMPLES):
+                assert host.head_start == 0.0
+                emulator = LinkEmulator(link, host)
+                await send_file(session, url, tmp_path / "out.bin", emulator, {})
 
     asyncio.run(main())
     # Positive (the answer takes time) and small (loopback, not a WAN).
