@@ -131,3 +131,27 @@ def test_a_large_file_sent_through_an_emulated_link_arrives_intact(tmp_path: Pat
 
     asyncio.run(with_receiver(tmp_path, scenario))
     assert (tmp_path / "in" / "e").read_bytes() == data
+
+
+def test_a_large_unemulated_file_goes_out_through_sendfile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path hands the file to the kernel; if aiohttp ever stops letting it, the
+    transfer would still work through the fallback, so check the kernel path is taken."""
+    data = os.urandom(2 * 1024 * 1024)
+    (tmp_path / "out.bin").write_bytes(data)
+    handed: list[int] = []
+    original = asyncio.BaseEventLoop.sendfile
+
+    async def spy(self, transport, file, offset=0, count=None, *, fallback=True):  # type: ignore[no-untyped-def]
+        handed.append(count)
+        return await original(self, transport, file, offset, count, fallback=fallback)
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "sendfile", spy)
+
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        await send_file(session, f"{base}/s", tmp_path / "out.bin", LinkEmulator(None), AUTH)
+
+    asyncio.run(with_receiver(tmp_path, scenario))
+    assert handed == [len(data)]
+    assert (tmp_path / "in" / "s").read_bytes() == data
