@@ -58,7 +58,7 @@ async def run_agent(config: AgentConfig, token: str) -> None:
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
     async with (
         aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session,
-        TaskRunner(app) as runner,
+        TaskRunner(app, scratch_parent=config.work_dir) as runner,
     ):
         # Every emulated transfer from this agent, data or probe, learns and pays the same
         # host tail: the profiler must measure the links the executor will use.

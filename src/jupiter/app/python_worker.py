@@ -8,6 +8,11 @@ Protocol: length-prefixed JSON frames. Requests arrive on the original stdin and
 leave on the original stdout; both are moved off fds 0 and 1 before any task runs.
 fd 1 and fd 2 both point at a log file owned by the runner: the worker empties it at the
 start of each call, and the runner reads its tail when a call fails or the worker dies.
+
+The second argument is the lifeline: the read end of a pipe whose write end only the runner
+holds. A thread waits on it; end of file means the runner's process is gone, however it
+died, and the worker kills its own process group (itself and whatever a task started)
+rather than finish a task nobody will collect.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 import signal
 import struct
 import sys
+import threading
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -112,7 +118,23 @@ def _drop_internal_frames(report: traceback.TracebackException) -> None:
             _drop_internal_frames(linked)
 
 
-def main(root: str) -> None:
+def watch_lifeline(fd: int) -> None:
+    """Kill this process group once `fd` reaches end of file (or fails)."""
+
+    def wait_then_kill() -> None:
+        try:
+            while os.read(fd, 4096):
+                pass
+        except OSError:
+            pass
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=wait_then_kill, name="lifeline", daemon=True).start()
+
+
+def main(root: str, lifeline: int | None = None) -> None:
+    if lifeline is not None:
+        watch_lifeline(lifeline)
     # The protocol moves to private descriptors (os.dup makes them non-inheritable), so
     # neither a task's print() nor a subprocess it starts can touch the request or reply pipe.
     requests = os.fdopen(os.dup(0), "rb")
@@ -141,4 +163,4 @@ def main(root: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None)

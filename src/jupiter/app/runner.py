@@ -5,6 +5,10 @@
 
 The runner owns every process it starts: cancelling `run` kills the task's process group,
 and leaving the `async with` block stops the Python workers and removes their temp files.
+If the runner's process dies without leaving (SIGKILL, the OOM killer), its tasks die too:
+each task's process group has a watcher blocked on the read end of a pipe whose only write
+end the runner holds, and the kernel closes that when the runner's process goes, whatever
+killed it. The watcher then kills its whole group.
 """
 
 from __future__ import annotations
@@ -35,6 +39,13 @@ TAIL_BYTES = 4096
 _WORKER_MODULE = "jupiter.app.python_worker"
 # Where `jupiter` is importable from, for the worker even if the caller adjusted sys.path.
 _PACKAGE_PARENT = str(Path(jupiter.__file__).resolve().parent.parent)
+# A command runs under this script, with the lifeline as its stdin: a background job keeps
+# the lifeline (on fd 9) and kills the group when it reads end of file; the command itself
+# gets /dev/null, as before, and not fd 9.
+_WATCHED_COMMAND = """exec 9<&0 </dev/null
+( read -r _ <&9; kill -s KILL 0 ) &
+exec /bin/sh -c "$1" 9<&-
+"""
 
 
 class TaskFailed(RunError):
@@ -92,7 +103,7 @@ class _PythonWorker:
         self.log = log
 
     @classmethod
-    async def start(cls, root: Path, log: Path) -> _PythonWorker:
+    async def start(cls, root: Path, log: Path, lifeline: int) -> _PythonWorker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             part for part in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if part
@@ -105,6 +116,7 @@ class _PythonWorker:
                 "-m",
                 _WORKER_MODULE,
                 str(root),
+                str(lifeline),
                 stdin=PIPE,
                 stdout=PIPE,
                 stderr=fd,
@@ -112,6 +124,7 @@ class _PythonWorker:
                 env=env,
                 # Its own process group, so that a kill also reaches anything the task started.
                 start_new_session=True,
+                pass_fds=(lifeline,),
             )
         finally:
             os.close(fd)
@@ -159,12 +172,22 @@ class TaskRunner:
     started on first need). Command tasks are not limited.
     """
 
-    def __init__(self, app: App, *, python_workers: int = 1, tail_bytes: int = TAIL_BYTES) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        python_workers: int = 1,
+        tail_bytes: int = TAIL_BYTES,
+        scratch_parent: Path | None = None,
+    ) -> None:
         if python_workers < 1:
             raise ValueError("python_workers must be at least 1")
         self.app = app
         self._python_workers = python_workers
         self._tail_bytes = tail_bytes
+        # Where the runner's scratch folder goes (default: the system temp dir). An agent
+        # puts it in its work dir, which the home removes even if the agent was killed.
+        self._scratch_parent = scratch_parent
         self._templates: dict[str, list[placeholders.Part]] = {}
         self._idle: list[_PythonWorker] = []
         self._workers: set[_PythonWorker] = set()
@@ -173,12 +196,15 @@ class TaskRunner:
         self._tmp: Path | None = None
         self._serial = 0
         self._closed = False
+        # (read end, write end); only the read end is ever passed to a child.
+        self._lifeline: tuple[int, int] | None = None
 
     async def __aenter__(self) -> TaskRunner:
         if self._tmp is not None or self._closed:
             raise RuntimeError("a TaskRunner can be entered only once")
-        self._tmp = Path(tempfile.mkdtemp(prefix="jupiter-runner-"))
+        self._tmp = Path(tempfile.mkdtemp(prefix="jupiter-runner-", dir=self._scratch_parent))
         self._slots = asyncio.Semaphore(self._python_workers)
+        self._lifeline = os.pipe()  # both ends close-on-exec: no child inherits the write end
         return self
 
     async def __aexit__(
@@ -208,6 +234,10 @@ class TaskRunner:
                 worker.kill()
             if self._tmp is not None:
                 shutil.rmtree(self._tmp, ignore_errors=True)
+            if self._lifeline is not None:
+                for end in self._lifeline:
+                    os.close(end)
+                self._lifeline = None
 
     async def warm_up(self) -> None:
         """Start the Python workers now, so that the first task does not pay their start-up."""
@@ -282,9 +312,15 @@ class TaskRunner:
     async def _start_worker(self) -> _PythonWorker:
         assert self._tmp is not None
         self._serial += 1
-        worker = await _PythonWorker.start(self.app.root, self._tmp / f"worker-{self._serial}.log")
+        log = self._tmp / f"worker-{self._serial}.log"
+        worker = await _PythonWorker.start(self.app.root, log, self._lifeline_read())
         self._workers.add(worker)
         return worker
+
+    def _lifeline_read(self) -> int:
+        if self._lifeline is None:
+            raise RuntimeError("the runner is closed")
+        return self._lifeline[0]
 
     # -- command tasks -----------------------------------------------------------------
 
@@ -313,9 +349,11 @@ class TaskRunner:
                 process = await asyncio.create_subprocess_exec(
                     "/bin/sh",
                     "-c",
+                    _WATCHED_COMMAND,
+                    spec.name,
                     command,
                     cwd=self.app.root,
-                    stdin=DEVNULL,
+                    stdin=self._lifeline_read(),
                     stdout=DEVNULL if stdout is None else stdout,
                     stderr=stderr_file,
                     start_new_session=True,
