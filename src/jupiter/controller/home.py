@@ -1,5 +1,6 @@
 """The home's own server: agents register here, exit tasks deliver their outputs here, and
-failures are reported here. It is the controller's view of observed state."""
+failures are reported here. It is the controller's view of observed state, and serves the
+profile the run maps from (`GET /home/profile`)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
+from jupiter.agent.auth import auth_headers
 from jupiter.agent.server import serving
 from jupiter.circe.transfer import receive_file
 from jupiter.errors import RunError
+from jupiter.profiler.live import refreshed_profile
+from jupiter.profiler.model import Profile
+
+NOT_YET = "no profile yet: profiling has not finished"
+NO_PROFILE = "no profile: this run maps from the app's declared estimates (--no-profile)"
 
 
 @dataclass
@@ -40,6 +48,14 @@ class HomeState:
     duplicates: list[tuple[int, str]] = field(default_factory=list)
     failure: str | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # The profile the mapper uses, once known (gathered, or --profile FILE); while None,
+    # GET /home/profile answers 404 with `no_profile`.
+    profile: Profile | None = None
+    no_profile: str = NOT_YET
+    # The home's client to the agents (set by whoever opens it; the auth by home_server),
+    # for GET /home/profile?refresh=1.
+    session: aiohttp.ClientSession | None = None
+    auth: dict[str, str] = field(default_factory=dict)
 
     def fail(self, message: str) -> None:
         if self.failure is None:
@@ -105,6 +121,23 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
             )
         return web.json_response({"noted": True})
 
+    async def profile(request: web.Request) -> web.Response:
+        """The run's Profile as one JSON document (as `Profile.save` writes it).
+
+        ?refresh=1: the same profile with every agent's current link fits and latest
+        resource sample (profiler/live.py). The refreshed copy is only returned: the
+        profile the mapper used, which report.json records and plain GETs serve, stays as it
+        was, so that the run's decisions can always be explained from what it served.
+        """
+        current = state.profile
+        if current is None:
+            raise web.HTTPNotFound(text=state.no_profile)
+        if _flag(request.query.get("refresh", "0"), "refresh"):
+            current = await refreshed_profile(
+                current, dict(state.agents), state.session, state.auth
+            )
+        return web.Response(text=current.model_dump_json(indent=1), content_type="application/json")
+
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"node": "home", "status": "ok"})
 
@@ -113,7 +146,16 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
         web.post("/home/register", register),
         web.put("/circe/data/{input_id}/{producer}", data),
         web.post("/home/event", event),
+        web.get("/home/profile", profile),
     ]
+
+
+def _flag(value: str, name: str) -> bool:
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("", "0", "false", "no"):
+        return False
+    raise web.HTTPBadRequest(text=f"{name} must be 1 or 0")
 
 
 @asynccontextmanager
@@ -122,6 +164,7 @@ async def home_server(
 ) -> AsyncIterator[str]:
     """Serve the home endpoints (port 0: any free one); yields the URL agents reach it at."""
     state.out_dir.mkdir(parents=True, exist_ok=True)
+    state.auth = state.auth or auth_headers(token)
     async with serving(home_routes(state), token, host, port) as (_, bound):
         yield f"http://{host}:{bound}"
     shutil.rmtree(state.out_dir / ".incoming", ignore_errors=True)

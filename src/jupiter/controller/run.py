@@ -26,7 +26,7 @@ from jupiter.circe.transfer import send_file
 from jupiter.cluster.emulator import LinkEmulator
 from jupiter.cluster.local import LocalBackend
 from jupiter.cluster.spec import Cluster
-from jupiter.controller.home import HomeState, home_server
+from jupiter.controller.home import NO_PROFILE, HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
 from jupiter.controller.problem import BuiltProblem, build_problem
 from jupiter.errors import RunError, SpecError
@@ -118,6 +118,10 @@ async def run(options: RunOptions, progress: Progress | None = None) -> RunResul
     work_dir = Path(tempfile.mkdtemp(prefix=f"jupiter-{run_id}-"))
     out_dir = options.out_dir or work_dir / "out"
     state = HomeState(run_id=run_id, exits=list(app.exits), out_dir=out_dir)
+    # GET /home/profile serves the profile the mapper uses from the moment it is known.
+    state.profile = options.profile
+    if options.profile is None and not options.profiling:
+        state.no_profile = NO_PROFILE
     timer = PhaseTimer()
     stack = contextlib.AsyncExitStack()
     try:
@@ -172,6 +176,7 @@ async def _run_with(
                 connector=aiohttp.TCPConnector(limit=0),
             )
         )
+        state.session = session
         if options.external_agents:
             # Registered below, before the session closes: stack exits run in reverse.
             stack.push_async_callback(_shutdown_agents, session, state, auth)
@@ -199,6 +204,7 @@ async def _run_with(
             profile = await gather_profile(
                 session, dict(state.agents), app, cluster, auth, options.profile_settings, progress
             )
+            state.profile = profile
             built = build_problem(app, cluster, profile)
 
     with timer.phase("map"):

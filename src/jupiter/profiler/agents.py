@@ -18,6 +18,8 @@ from jupiter.app.spec import App
 from jupiter.cluster.local import LocalBackend
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import HomeState, home_server
+from jupiter.profiler.home import ProfileSettings, gather_profile
+from jupiter.profiler.model import Profile
 
 
 @dataclass
@@ -26,6 +28,15 @@ class Agents:
     urls: dict[str, str]  # node -> base URL
     auth: dict[str, str]
     state: HomeState
+    home_url: str
+
+    async def gather(
+        self, app: App, cluster: Cluster, settings: ProfileSettings | None = None
+    ) -> Profile:
+        """gather_profile through these agents; the home then serves it (GET /home/profile)."""
+        profile = await gather_profile(self.session, self.urls, app, cluster, self.auth, settings)
+        self.state.profile = profile
+        return profile
 
 
 @asynccontextmanager
@@ -45,6 +56,7 @@ async def local_agents(app: App, cluster: Cluster) -> AsyncIterator[Agents]:
             ) as session,
             LocalBackend(token, work_dir) as backend,
         ):
+            state.session = session
             backend.on_agent_exit(
                 lambda node, code: state.fail(f"agent {node} exited with code {code}")
             )
@@ -54,6 +66,6 @@ async def local_agents(app: App, cluster: Cluster) -> AsyncIterator[Agents]:
                 timeout=60 + 0.5 * len(nodes),
                 what="agents to register",
             )
-            yield Agents(session, dict(state.agents), auth_headers(token), state)
+            yield Agents(session, dict(state.agents), auth_headers(token), state, home_url)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)

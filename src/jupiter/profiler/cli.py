@@ -17,7 +17,7 @@ from jupiter.controller.cli import cluster_from_options
 from jupiter.controller.problem import build_problem
 from jupiter.errors import SpecError
 from jupiter.profiler.agents import local_agents
-from jupiter.profiler.home import ProfileSettings, gather_profile
+from jupiter.profiler.home import ProfileSettings
 from jupiter.profiler.model import Profile
 
 _UNITS = {"": 1, "B": 1, "K": 1024, "KIB": 1024, "M": 1024**2, "MIB": 1024**2}
@@ -40,9 +40,7 @@ def parse_sizes(text: str, option: str) -> list[int]:
 
 async def take_profile(app: App, cluster: Cluster, settings: ProfileSettings) -> Profile:
     async with local_agents(app, cluster) as agents:
-        return await gather_profile(
-            agents.session, agents.urls, app, cluster, agents.auth, settings
-        )
+        return await agents.gather(app, cluster, settings)
 
 
 @click.command("profile")
