@@ -66,6 +66,13 @@ def test_thirty_task_app_through_the_cli_writes_the_report(tmp_path: Path) -> No
         ["deploy", "profile", "map", "dispatch", "stream", "teardown"]
     )
     assert report["predicted_makespan"] > 0
+    rate = report["throughput"]
+    first_in = min(entry["injected_at"] for entry in report["inputs"])
+    last_out = max(entry["completed_at"] for entry in report["inputs"])
+    assert rate["inputs"] == 10
+    assert rate["seconds"] == pytest.approx(last_out - first_in)
+    assert rate["per_second"] == pytest.approx(10 / rate["seconds"])
+    assert 0 < rate["median_completion_gap"] <= rate["seconds"]
     assert len(report["stats"]) == 10 * (30 + 2)  # tasks plus the two sources
     assert report["duplicates"] == []
     assert set(report["mapping"].values()) <= {n["name"] for n in report["nodes"]}
@@ -75,6 +82,7 @@ def test_thirty_task_app_through_the_cli_writes_the_report(tmp_path: Path) -> No
     page = (report_dir / "report.html").read_text()
     assert page.count("<rect ") >= 10 * 30
     assert all(f"<td>{task}</td>" in page for task in report["mapping"])
+    assert f"{rate['per_second']:.2f} inputs/s" in page
 
 
 def test_demo_runs_the_bundled_app_from_any_folder(tmp_path, monkeypatch, capsys) -> None:
@@ -85,7 +93,9 @@ def test_demo_runs_the_bundled_app_from_any_folder(tmp_path, monkeypatch, capsys
     assert len(report["nodes"]) == 8
     merged = json.loads((tmp_path / "jupiter-out" / "0" / "merge").read_text())
     assert merged  # the merged anomaly report of the first input
-    assert "predicted" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "predicted" in printed
+    assert f"{report['throughput']['per_second']:.2f}/s" in printed
 
 
 def test_failing_task_fails_the_run_with_its_stderr(tmp_path: Path) -> None:

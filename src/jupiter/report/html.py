@@ -21,6 +21,15 @@ def write_html_report(report: dict[str, Any], directory: Path) -> Path:
     return path
 
 
+def _throughput_rows(rate: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if not rate or rate.get("per_second") is None:
+        return []
+    rows = [("throughput", f"{rate['per_second']:.2f} inputs/s over {rate['seconds']:.2f} s")]
+    if rate.get("median_completion_gap") is not None:
+        rows.append(("median gap between completions", f"{rate['median_completion_gap']:.3f} s"))
+    return rows
+
+
 def render(report: dict[str, Any]) -> str:
     title = f"Jupiter run {report['run_id']}: {report['app']}"
     spans = report["makespan"]
@@ -31,6 +40,7 @@ def render(report: dict[str, Any]) -> str:
         ("makespan mean", f"{spans['mean']:.3f} s"),
         ("makespan min / max", f"{spans['min']:.3f} / {spans['max']:.3f} s"),
         ("predicted (one input)", f"{report['predicted_makespan']:.3f} s"),
+        *_throughput_rows(report.get("throughput")),
         ("link emulation", "on" if report["emulated"] else "off"),
     ]
     sources = report.get("figure_sources", {})
