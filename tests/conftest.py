@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -13,6 +15,28 @@ import pytest
 
 def _jupiter_temp_dirs() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("jupiter-*"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_temp_dir() -> Iterator[Path]:
+    """The session's own temp dir, for everything the tests and their agents create.
+
+    Checking the machine's /tmp for leftovers would blame this session for another one's
+    temp dirs when two run at once; under a private TMPDIR (inherited by every agent and
+    task) a leftover can only be ours.
+    """
+    private = Path(tempfile.mkdtemp(prefix="pytest-jupiter-"))
+    saved_env, saved_default = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = str(private)
+    try:
+        yield private
+    finally:
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+        tempfile.tempdir = saved_default
+        shutil.rmtree(private, ignore_errors=True)
 
 
 @pytest.fixture
@@ -28,7 +52,7 @@ def no_agent_survives() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def nothing_left_behind() -> Iterator[None]:
+def nothing_left_behind(private_temp_dir: Path) -> Iterator[None]:
     before = _jupiter_temp_dirs()
     yield
     leftover = [p for p in psutil.Process().children(recursive=True) if p.is_running()]
