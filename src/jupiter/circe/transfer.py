@@ -142,7 +142,9 @@ def _raw_transport(writer: AbstractStreamWriter) -> asyncio.Transport | None:
     Only a plain (not chunked, not compressed) aiohttp writer qualifies: there the body
     is the bytes on the wire, so the kernel can send the file itself.
     """
-    if not isinstance(writer, StreamWriter) or writer.chunked or writer._compress is not None:
+    if not isinstance(writer, StreamWriter) or writer.chunked:
+        return None
+    if getattr(writer, "_compress", None) is not None:
         return None
     send_headers = getattr(writer, "send_headers", None)
     transport = writer.transport
@@ -246,47 +248,69 @@ def _update_all(digest: Any, pieces: list[bytes | memoryview]) -> None:
         digest.update(piece)
 
 
+class SignedBody:
+    """A request body in the wire format, read piece by piece: `pieces()` yields the payload
+    and enforces the size limit; afterwards `trailer` holds the sender's sha256 and `size`
+    the payload's length. Checks the digest header and a declared length at once."""
+
+    def __init__(self, request: web.Request, max_bytes: int) -> None:
+        if request.headers.get(DIGEST_HEADER) != DIGEST_SCHEME:
+            raise web.HTTPBadRequest(text=f"expected {DIGEST_HEADER}: {DIGEST_SCHEME}")
+        self.declared = request.content_length
+        self._limit = max_bytes + DIGEST_BYTES
+        if self.declared is not None and self.declared > self._limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=self.declared)
+        self._request = request
+        self._max_bytes = max_bytes
+        self.trailer = b""  # the last bytes seen: the trailer, once the body has ended
+        self.size = 0
+
+    async def pieces(self) -> AsyncIterator[bytes | memoryview]:
+        received = 0
+        # iter_chunks hands over the socket's reads as they are; iter_any would join them.
+        async for chunk, _ in self._request.content.iter_chunks():
+            received += len(chunk)
+            if received > self._limit:
+                raise web.HTTPRequestEntityTooLarge(max_size=self._max_bytes, actual_size=received)
+            if len(chunk) >= DIGEST_BYTES:
+                if self.trailer:
+                    yield self.trailer
+                view = memoryview(chunk)
+                payload, self.trailer = view[:-DIGEST_BYTES], bytes(view[-DIGEST_BYTES:])
+            else:
+                joined = self.trailer + chunk
+                payload, self.trailer = joined[:-DIGEST_BYTES], joined[-DIGEST_BYTES:]
+            if payload:
+                yield payload
+        self.size = received - DIGEST_BYTES
+
+    def matches(self, digest: bytes) -> bool:
+        return len(self.trailer) == DIGEST_BYTES and self.trailer == digest
+
+
 async def receive_file(request: web.Request, destination: Path, max_bytes: int) -> int:
     """Stream the request body into `destination`, checking size and sha256.
 
     The file appears under its final name only once it is complete and verified, so a reader
     never sees half a file. Returns the payload size.
     """
-    if request.headers.get(DIGEST_HEADER) != DIGEST_SCHEME:
-        raise web.HTTPBadRequest(text=f"expected {DIGEST_HEADER}: {DIGEST_SCHEME}")
-    limit = max_bytes + DIGEST_BYTES
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=declared)
+    body = SignedBody(request, max_bytes)
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f"{destination.name}.part-{os.getpid()}-{id(request)}")
-    held = b""  # the last bytes seen, which may be the trailer
-    size = 0
     try:
         with partial.open("wb") as handle:
             # Only a declared large body is worth threads: one of unknown length is a paced,
             # emulated stream, whose small pieces are cheapest hashed as they come.
-            sink = _HashingWriter(handle, threaded=(declared or 0) >= THREAD_MIN_BYTES)
+            sink = _HashingWriter(handle, threaded=(body.declared or 0) >= THREAD_MIN_BYTES)
             try:
-                # iter_chunks hands over the socket's reads as they are; iter_any would join them.
-                async for chunk, _ in request.content.iter_chunks():
-                    size += len(chunk)
-                    if size > limit:
-                        raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=size)
-                    if len(chunk) >= DIGEST_BYTES:
-                        await sink.add(held)
-                        view = memoryview(chunk)
-                        payload, held = view[:-DIGEST_BYTES], bytes(view[-DIGEST_BYTES:])
-                    else:
-                        joined = held + chunk
-                        payload, held = joined[:-DIGEST_BYTES], joined[-DIGEST_BYTES:]
-                    await sink.add(payload)
+                async for piece in body.pieces():
+                    await sink.add(piece)
                 digest = await sink.finish()
             finally:
                 sink.close()
-        if len(held) != DIGEST_BYTES or held != digest:
+        if not body.matches(digest):
             raise web.HTTPUnprocessableEntity(text="sha256 mismatch; send again")
         partial.replace(destination)
     finally:
         partial.unlink(missing_ok=True)
-    return size - DIGEST_BYTES
+    return body.size

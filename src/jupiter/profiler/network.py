@@ -29,13 +29,7 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from jupiter.circe.transfer import (
-    DIGEST_BYTES,
-    DIGEST_HEADER,
-    DIGEST_SCHEME,
-    TransferError,
-    send_file,
-)
+from jupiter.circe.transfer import SignedBody, TransferError, send_file
 from jupiter.cluster.emulator import HostPath, LinkEmulator
 from jupiter.cluster.spec import Cluster
 from jupiter.profiler.fit import fit_quadratic
@@ -313,27 +307,13 @@ class NetworkProfiler:
         """
         if sender not in self.cluster.node_names:
             raise web.HTTPNotFound(text=f"unknown node {sender!r}")
-        if request.headers.get(DIGEST_HEADER) != DIGEST_SCHEME:
-            raise web.HTTPBadRequest(text=f"expected {DIGEST_HEADER}: {DIGEST_SCHEME}")
-        limit = self.max_body_bytes + DIGEST_BYTES
+        body = SignedBody(request, self.max_body_bytes)
         digest = hashlib.sha256()
-        held = b""  # the last bytes seen, which may be the trailer
-        size = 0
-        async for chunk in request.content.iter_any():
-            size += len(chunk)
-            if size > limit:
-                raise web.HTTPRequestEntityTooLarge(max_size=self.max_body_bytes, actual_size=size)
-            joined = held + chunk if len(chunk) < DIGEST_BYTES else None
-            if joined is None:
-                digest.update(held)
-                digest.update(memoryview(chunk)[:-DIGEST_BYTES])
-                held = chunk[-DIGEST_BYTES:]
-            else:
-                digest.update(joined[:-DIGEST_BYTES])
-                held = joined[-DIGEST_BYTES:]
-        if len(held) != DIGEST_BYTES or held != digest.digest():
+        async for piece in body.pieces():
+            digest.update(piece)
+        if not body.matches(digest.digest()):
             raise web.HTTPUnprocessableEntity(text="sha256 mismatch")
-        return size - DIGEST_BYTES
+        return body.size
 
     # -- fits ------------------------------------------------------------------------------
 
