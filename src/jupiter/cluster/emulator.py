@@ -46,7 +46,7 @@ HOST_PATH_MIN_SAMPLES = 4
 
 
 class HostPath:
-    """What this host's own path adds after an emulated transfer's last byte is released.
+    """What this host's own path adds after an emulated transfer's last byte is due.
 
     One per agent, shared by all its emulated transfers: they report their tails, and the
     lower quartile of recent tails is the head start each link's latency is given. The low
@@ -70,7 +70,7 @@ class HostPath:
 
 
 class PacedBody:
-    """One paced transfer: the pieces, and when the last of them was released."""
+    """One paced transfer: the pieces, and when the last of them was due."""
 
     def __init__(self, created: float) -> None:
         self.pieces: AsyncIterator[bytes] | None = None
