@@ -132,7 +132,7 @@ class ProfileSettings:
         )
 
 
-class _Agents:
+class AgentCalls:
     """JSON calls to the agents, every failure a RunError naming the node."""
 
     def __init__(
@@ -180,7 +180,7 @@ async def gather_profile(
     missing = [node for node in nodes if node not in urls]
     if missing:
         raise RunError(f"profiling: no agent for nodes {missing}")
-    agents = _Agents(session, urls, auth)
+    agents = AgentCalls(session, urls, auth)
     began = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -234,7 +234,7 @@ async def gather_profile(
 
 
 async def _network(
-    agents: _Agents, nodes: list[str], settings: ProfileSettings, progress: ProgressLike | None
+    agents: AgentCalls, nodes: list[str], settings: ProfileSettings, progress: ProgressLike | None
 ) -> tuple[dict[str, dict[str, LinkProfile]], dict[str, Any]]:
     plans = {node: settings.plan_for(i, nodes, agents.urls) for i, node in enumerate(nodes)}
     await asyncio.gather(
@@ -276,7 +276,7 @@ async def _network(
 
 
 async def _execution(
-    agents: _Agents,
+    agents: AgentCalls,
     app: App,
     nodes: list[str],
     settings: ProfileSettings,

@@ -18,19 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
 
 import aiohttp
 from pydantic import ValidationError
 
+from jupiter.errors import RunError
+from jupiter.profiler.home import AgentCalls
 from jupiter.profiler.model import LinkProfile, Profile, ResourceSample
 
 # Longest the home waits for one agent's answer when refreshing.
 REFRESH_TIMEOUT_S = 10.0
-
-
-class _BadAnswer(Exception):
-    """An agent answered, but not with figures."""
 
 
 async def refreshed_profile(
@@ -99,9 +96,10 @@ async def _read(
     """(fits to the profile's nodes, latest sample, probing rounds), or why not, in a line."""
     if url is None:
         return "no agent registered for this node"
+    agent = AgentCalls(session, {node: url}, auth)
     try:
-        network = await _get(session, f"{url}/profiler/network?samples=0", auth, timeout)
-        resources = await _get(session, f"{url}/profiler/resources", auth, timeout)
+        network = await agent.call("GET", node, "/profiler/network?samples=0", timeout=timeout)
+        resources = await agent.call("GET", node, "/profiler/resources", timeout=timeout)
         fits = {
             peer: LinkProfile.model_validate(fit)
             for peer, fit in dict(network["fits"]).items()
@@ -109,22 +107,7 @@ async def _read(
         }
         sample = ResourceSample.model_validate(resources["latest"])
         return fits, sample, int(network.get("rounds", 0))
-    except (aiohttp.ClientError, TimeoutError) as error:
-        return f"{type(error).__name__}: {error}".rstrip(": ")
-    except (_BadAnswer, ValidationError, KeyError, TypeError, ValueError) as error:
+    except RunError as error:
+        return str(error)
+    except (ValidationError, KeyError, TypeError, ValueError, AttributeError) as error:
         return f"unexpected answer: {str(error).splitlines()[0] if str(error) else error!r}"
-
-
-async def _get(
-    session: aiohttp.ClientSession, url: str, auth: dict[str, str], timeout: float
-) -> dict[str, Any]:
-    async with session.get(
-        url, headers=auth, timeout=aiohttp.ClientTimeout(total=timeout)
-    ) as response:
-        if response.status >= 300:
-            detail = (await response.text())[:200].strip()
-            raise _BadAnswer(f"{url}: HTTP {response.status}: {detail}")
-        body = await response.json()
-    if not isinstance(body, dict):
-        raise _BadAnswer(f"{url}: not a JSON object")
-    return body
