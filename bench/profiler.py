@@ -33,10 +33,10 @@ from rich.console import Console
 from rich.table import Table
 
 from jupiter.app.spec import App, load_app
+from jupiter.backends.agents import Agents, local_agents
 from jupiter.cluster.links import Link
 from jupiter.cluster.regions import DEFAULT_REGIONS
 from jupiter.cluster.spec import Cluster, NodeSpec
-from jupiter.profiler.agents import Agents, local_agents
 from jupiter.profiler.fit import fit_quadratic
 from jupiter.profiler.home import ProfileSettings, gather_profile
 from jupiter.profiler.model import Profile

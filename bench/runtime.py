@@ -30,7 +30,7 @@ from rich.table import Table
 
 from jupiter.agent.auth import new_token
 from jupiter.app.spec import load_app
-from jupiter.cluster.local import LocalBackend, loopback_address
+from jupiter.backends.local import LocalBackend, loopback_address
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import HomeState, home_server
 from jupiter.controller.run import RunOptions, run

@@ -12,8 +12,8 @@ import aiohttp
 
 from jupiter.agent.auth import auth_headers, new_token
 from jupiter.app.spec import load_app
+from jupiter.backends.local import LocalBackend, loopback_address
 from jupiter.circe.transfer import DIGEST_HEADER, DIGEST_SCHEME
-from jupiter.cluster.local import LocalBackend, loopback_address
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import HomeState, home_server
 

@@ -13,16 +13,15 @@ from jupiter.app.synthetic_names import app_names, python_names
 from jupiter.app.synthetic_writer import write_app
 from jupiter.app.wfcommons_import import (
     SOURCE_NAME,
-    app_problem,
     import_trace,
     plan_from_workflow,
-    plan_problem,
 )
 from jupiter.cli import main
 from jupiter.cluster.spec import Cluster
 from jupiter.errors import SpecError
 from jupiter.mapper.heft import schedule as heft
 from jupiter.mapper.problem import SchedulingProblem
+from jupiter.planning.app_problem import app_problem, plan_problem
 from jupiter.workflows.wfcommons import load_workflow, parse_workflow
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from jupiter.app.spec import load_app
 from jupiter.cluster.spec import Cluster
-from jupiter.controller.problem import build_problem
 from jupiter.errors import SpecError
 from jupiter.mapper.problem import LinkModel
+from jupiter.planning.problem import build_problem
 from jupiter.profiler.model import LinkProfile, Profile, ResourceSample
 
 DIAMOND = Path(__file__).resolve().parents[2] / "examples" / "diamond"

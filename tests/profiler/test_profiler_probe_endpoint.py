@@ -11,9 +11,9 @@ import pytest
 from profiler_scenarios import write_app
 
 from jupiter.app.spec import load_app
+from jupiter.backends.agents import local_agents
 from jupiter.circe.transfer import DIGEST_HEADER, DIGEST_SCHEME
 from jupiter.cluster.spec import Cluster
-from jupiter.profiler.agents import local_agents
 
 pytestmark = pytest.mark.usefixtures("no_agent_survives")
 

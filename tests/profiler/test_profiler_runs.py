@@ -10,13 +10,13 @@ import pytest
 from profiler_scenarios import write_app, write_cluster
 
 from jupiter.app.spec import load_app
+from jupiter.backends.agents import local_agents
 from jupiter.cli import main
 from jupiter.cluster.spec import Cluster, load_cluster
-from jupiter.controller.problem import build_problem
 from jupiter.controller.run import RunOptions, run
 from jupiter.errors import RunError
 from jupiter.mapper.registry import get_mapper
-from jupiter.profiler.agents import local_agents
+from jupiter.planning.problem import build_problem
 from jupiter.profiler.home import ProfileSettings, gather_profile
 
 KIB = 1024

@@ -18,8 +18,8 @@ from profiler_scenarios import UNEVEN_CLUSTER, write_app, write_cluster
 
 from jupiter.agent.auth import auth_headers
 from jupiter.app.spec import load_app
+from jupiter.backends.agents import local_agents
 from jupiter.cluster.spec import Cluster, load_cluster
-from jupiter.profiler.agents import local_agents
 from jupiter.profiler.home import ProfileSettings, gather_profile
 from jupiter.profiler.model import Profile
 

@@ -17,19 +17,14 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from jupiter.app.graph import CycleError, topological_order
-from jupiter.app.spec import load_app
 from jupiter.app.synthetic_names import app_names, python_names
 from jupiter.app.synthetic_plan import MIN_OUTPUT_BYTES, AppPlan, PlannedSource, PlannedTask
-from jupiter.app.synthetic_writer import check_out_dir, write_app, write_files
-from jupiter.cluster.spec import Cluster
-from jupiter.controller.problem import build_problem
+from jupiter.app.synthetic_writer import check_out_dir, write_app
 from jupiter.errors import SpecError
-from jupiter.mapper.problem import SchedulingProblem
 from jupiter.workflows.wfcommons import Workflow, load_workflow
 
 DEFAULT_TIME_SCALE = 0.01
@@ -150,18 +145,3 @@ def import_trace(
     if out is not None:
         write_app(imported.plan, out, force=force)
     return imported
-
-
-def plan_problem(plan: AppPlan, cluster: Cluster) -> SchedulingProblem:
-    """The problem `jupiter run` would map for this app on this cluster (declared estimates).
-
-    The app is written to a temporary folder for the controller's own `build_problem`, with
-    samples as holes of the right size: no data is written, however large the trace's.
-    """
-    with tempfile.TemporaryDirectory(prefix="jupiter-import-") as folder:
-        write_files(plan, Path(folder), sparse_samples=True)
-        return build_problem(load_app(folder), cluster).problem
-
-
-def app_problem(app_folder: Path, cluster: Cluster) -> SchedulingProblem:
-    return build_problem(load_app(app_folder), cluster).problem

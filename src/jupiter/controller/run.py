@@ -21,17 +21,17 @@ import aiohttp
 
 from jupiter.agent.auth import auth_headers, new_token
 from jupiter.app.spec import App, load_app
+from jupiter.backends.local import LocalBackend
 from jupiter.circe.executor import HOME
 from jupiter.circe.transfer import send_file
 from jupiter.cluster.emulator import LinkEmulator
-from jupiter.cluster.local import LocalBackend
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import NO_PROFILE, HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
-from jupiter.controller.problem import BuiltProblem, build_problem
 from jupiter.errors import RunError, SpecError
 from jupiter.mapper.registry import get_mapper
 from jupiter.mapper.schedule import Schedule
+from jupiter.planning.problem import BuiltProblem, build_problem
 from jupiter.profiler.home import ProfileSettings, gather_profile
 from jupiter.profiler.model import Profile
 

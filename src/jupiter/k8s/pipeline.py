@@ -20,7 +20,6 @@ from typing import Any
 from jupiter.agent.auth import new_token
 from jupiter.app.spec import load_app
 from jupiter.cluster.spec import Cluster, load_cluster
-from jupiter.controller.problem import build_problem
 from jupiter.controller.run import Progress
 from jupiter.errors import SpecError
 from jupiter.k8s import names
@@ -31,6 +30,7 @@ from jupiter.k8s.logchannel import save_outputs
 from jupiter.k8s.render import RenderOptions, check_image, render
 from jupiter.k8s.settings import RunSettings
 from jupiter.mapper.registry import get_mapper
+from jupiter.planning.problem import build_problem
 
 ROLES_NOTE = (
     "The paper's roles (profiler, execution profiler, mapper, dispatcher/executor) share one "

@@ -18,13 +18,12 @@ from jupiter.app.generator import (
 from jupiter.app.synthetic_plan import AppPlan
 from jupiter.app.wfcommons_import import (
     DEFAULT_SIZE_SCALE,
-    app_problem,
     import_trace,
-    plan_problem,
 )
 from jupiter.app.wfcommons_import import DEFAULT_TIME_SCALE as TRACE_TIME_SCALE
 from jupiter.cluster.spec import Cluster, load_cluster
 from jupiter.errors import SpecError
+from jupiter.planning.app_problem import app_problem, plan_problem
 
 DEFAULT_PROBLEM_NODES = 8
 

@@ -15,7 +15,7 @@ import aiohttp
 
 from jupiter.agent.auth import auth_headers, new_token
 from jupiter.app.spec import App
-from jupiter.cluster.local import LocalBackend
+from jupiter.backends.local import LocalBackend
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import HomeState, home_server
 from jupiter.profiler.home import ProfileSettings, gather_profile

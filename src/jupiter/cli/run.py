@@ -146,7 +146,7 @@ def run_command(
 ) -> None:
     """Map APP's tasks onto the nodes and stream its inputs through them."""
     if backend == "kubernetes":
-        from jupiter.cluster.kubernetes import CliRun, run_from_cli
+        from jupiter.cli.k8s_run import CliRun, run_from_cli
 
         given = click.get_current_context().get_parameter_source("emulation")
         run_from_cli(

@@ -13,14 +13,14 @@ from jupiter.errors import JupiterError
 
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
-    "schedule": "jupiter.mapper.cli:schedule_command",
-    "check": "jupiter.app.cli:check_command",
-    "run": "jupiter.controller.cli:run_command",
-    "demo": "jupiter.controller.cli:demo_command",
-    "k8s": "jupiter.k8s.cli:k8s_group",
-    "profile": "jupiter.profiler.cli:profile_command",
-    "generate-app": "jupiter.app.generate_cli:generate_app_command",
-    "import-wfcommons": "jupiter.app.generate_cli:import_wfcommons_command",
+    "schedule": "jupiter.cli.schedule:schedule_command",
+    "check": "jupiter.cli.check:check_command",
+    "run": "jupiter.cli.run:run_command",
+    "demo": "jupiter.cli.run:demo_command",
+    "k8s": "jupiter.cli.k8s:k8s_group",
+    "profile": "jupiter.cli.profile:profile_command",
+    "generate-app": "jupiter.cli.generate:generate_app_command",
+    "import-wfcommons": "jupiter.cli.generate:import_wfcommons_command",
 }
 
 

@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from jupiter.app.spec import App, load_app
+from jupiter.backends.agents import local_agents
+from jupiter.cli.run import cluster_from_options
 from jupiter.cluster.spec import Cluster
-from jupiter.controller.cli import cluster_from_options
-from jupiter.controller.problem import build_problem
 from jupiter.errors import SpecError
-from jupiter.profiler.agents import local_agents
+from jupiter.planning.problem import build_problem
 from jupiter.profiler.home import ProfileSettings
 from jupiter.profiler.model import Profile
 

@@ -17,7 +17,6 @@ import click
 from jupiter.agent.auth import new_token
 from jupiter.app.spec import load_app
 from jupiter.cluster.spec import Cluster, load_cluster
-from jupiter.controller.problem import build_problem
 from jupiter.errors import RunError, SpecError
 from jupiter.k8s import names
 from jupiter.k8s.dockerfile import DEFAULT_BASE_IMAGE, app_dockerfile, app_dockerignore
@@ -26,6 +25,7 @@ from jupiter.k8s.manifest_files import write_manifests
 from jupiter.k8s.render import RenderOptions, Resources, render
 from jupiter.k8s.settings import RunSettings
 from jupiter.mapper.registry import get_mapper
+from jupiter.planning.problem import build_problem
 from jupiter.report.report import write_report
 
 

@@ -1,0 +1,1 @@
+"""Where agents run: one module a backend (local processes, hand-started hosts, Kubernetes)."""

@@ -1,0 +1,1 @@
+"""Pure planning: from an app, a cluster and a profile to the mapper's SchedulingProblem."""
