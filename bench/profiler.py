@@ -12,6 +12,13 @@
 2. The first full network profile of 106 emulated nodes (11,130 links), from the home's
    request to the last agent's first fit (target: at most 30 s), and how far that first
    picture's latencies are from the link model.
+3. The uneven cluster of tests/profiler/test_profiler_uneven_cluster.py (8 nodes, 4 regions,
+   one asymmetric pair, speeds spanning 4x): fitted latency within [0.9x - 1 ms, 1.2x + 8 ms]
+   of the model, bandwidth within 25% where the largest probe spends 40 ms or more on the
+   wire (within 0.3x..1.5x elsewhere), both directions of the asymmetric pair told apart,
+   predictions at an unprobed size within 20% of the fastest of three measurements, and task
+   times within 50% of 20 ms x the node's stretch. The test keeps the orderings; these
+   figures are the ones a loaded machine moves. `--uneven-only` runs this part alone.
 
 Everything runs real agent processes on this machine; nothing is simulated. The machine's
 two cores are shared by every agent, so the figures move with whatever else it is doing.
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import statistics
 import tempfile
 import time
@@ -36,7 +44,7 @@ from jupiter.app.spec import App, load_app
 from jupiter.backends.agents import Agents, local_agents
 from jupiter.cluster.links import Link
 from jupiter.cluster.regions import DEFAULT_REGIONS
-from jupiter.cluster.spec import Cluster, NodeSpec
+from jupiter.cluster.spec import Cluster, NodeSpec, load_cluster
 from jupiter.profiler.fit import fit_quadratic
 from jupiter.profiler.home import ProfileSettings, gather_profile
 from jupiter.profiler.model import Profile
@@ -293,20 +301,121 @@ async def first_picture(console: Console, root: Path, n: int) -> None:
     )
 
 
+UNEVEN_SIZES = [4 * KIB, 32 * KIB, 256 * KIB, 1024 * KIB]
+UNEVEN_UNPROBED = 128 * KIB
+UNEVEN_PAIRS = [("a1", "d1"), ("b1", "c2"), ("c1", "c2")]
+
+
+def profiler_scenarios() -> Any:
+    """The uneven cluster and its app, from the test suite's own definitions."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "profiler" / "profiler_scenarios.py"
+    spec = importlib.util.spec_from_file_location("profiler_scenarios", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def mark(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+async def uneven(console: Console, root: Path) -> None:
+    scenarios = profiler_scenarios()
+    app = load_app(scenarios.write_app(root / "uneven-app", {"load": [], "work": ["load"]}))
+    cluster = load_cluster(scenarios.write_cluster(root / "uneven.yaml", scenarios.UNEVEN_CLUSTER))
+    console.rule(f"3. uneven cluster: {len(cluster.nodes)} nodes, asymmetric a <-> d")
+    settings = ProfileSettings(sizes=UNEVEN_SIZES, interval=0, execution_repeats=3)
+    validation: dict[tuple[str, str], float] = {}
+    async with local_agents(app, cluster) as agents:
+        profile = await gather_profile(
+            agents.session, agents.urls, app, cluster, agents.auth, settings
+        )
+        for a, b in UNEVEN_PAIRS:
+            body = {"peer": b, "sizes": [UNEVEN_UNPROBED], "repeats": 3}
+            samples = (await post(agents, a, "/profiler/network/measure", body))["samples"]
+            validation[(a, b)] = min(seconds for _, seconds in samples)
+
+    table = Table(title="uneven cluster: figures the test leaves to the benchmark")
+    for column in ("figure", "measured", "target", "met"):
+        table.add_column(column, justify="left")
+    latency_misses, bandwidth_misses, links = [], [], 0
+    for a, row in profile.links.items():
+        for b, fit in row.items():
+            links += 1
+            link = cluster.link(a, b)
+            if not link.latency * 0.9 - 0.001 <= fit.p <= link.latency * 1.2 + 0.008:
+                latency_misses.append(f"{a}->{b} {fit.p * 1e3:.1f} vs {link.latency * 1e3:.1f} ms")
+            ratio = fit.bandwidth / link.bandwidth
+            wide = UNEVEN_SIZES[-1] / link.bandwidth >= 0.04
+            if not (0.75 <= ratio <= 1.25 if wide else 0.3 <= ratio <= 1.5):
+                bandwidth_misses.append(f"{a}->{b} {ratio:.2f}x")
+    table.add_row(
+        "fitted latency in [0.9x - 1 ms, 1.2x + 8 ms]",
+        f"{links - len(latency_misses)}/{links}; {', '.join(latency_misses[:3])}",
+        f"{links}/{links}",
+        mark(not latency_misses),
+    )
+    table.add_row(
+        "fitted bandwidth (25% where 1 MiB >= 40 ms on the wire)",
+        f"{links - len(bandwidth_misses)}/{links}; {', '.join(bandwidth_misses[:3])}",
+        f"{links}/{links}",
+        mark(not bandwidth_misses),
+    )
+    there, back = profile.links["a1"]["d1"], profile.links["d1"]["a1"]
+    table.add_row(
+        "asymmetric pair: d1->a1 latency minus a1->d1",
+        f"{(back.p - there.p) * 1e3:+.1f} ms",
+        "> 0 (model +10 ms)",
+        mark(back.p > there.p),
+    )
+    table.add_row(
+        "asymmetric pair: d1->a1 bandwidth / a1->d1",
+        f"{back.bandwidth / there.bandwidth:.2f}",
+        "< 0.8 (model 0.6)",
+        mark(back.bandwidth < 0.8 * there.bandwidth),
+    )
+    for (a, b), measured in validation.items():
+        error = profile.links[a][b].seconds(UNEVEN_UNPROBED) / measured - 1
+        table.add_row(
+            f"prediction at {UNEVEN_UNPROBED // KIB} KiB, {a}->{b} (never probed)",
+            f"{percent(error)} of {measured * 1e3:.1f} ms",
+            "within 20%",
+            mark(abs(error) <= 0.2),
+        )
+    compute = profile.compute["load"]
+    for node in cluster.nodes:
+        expected = 0.02 * cluster.stretch(node.name)
+        error = compute[node.name] / expected - 1
+        table.add_row(
+            f"20 ms task on {node.name} (stretch {cluster.stretch(node.name):g})",
+            f"{compute[node.name] * 1e3:.1f} ms ({percent(error)})",
+            "within 50%",
+            mark(abs(error) <= 0.5),
+        )
+    ratio = compute["b2"] / compute["a1"]
+    table.add_row("task time b2 / a1", f"{ratio:.2f}", "> 2.5 (model 4)", mark(ratio > 2.5))
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=106, help="nodes for the first picture")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-first-picture", action="store_true")
+    parser.add_argument("--skip-uneven", action="store_true")
+    parser.add_argument("--uneven-only", action="store_true", help="part 3 alone")
     parser.add_argument("--details", action="store_true", help="print the worst predictions")
     args = parser.parse_args()
     console = Console(width=120)
     with tempfile.TemporaryDirectory(prefix="jupiter-bench-") as tmp:
         root = Path(tmp)
-        if not args.skip_accuracy:
+        if not (args.skip_accuracy or args.uneven_only):
             asyncio.run(accuracy(console, root, args.details))
-        if not args.skip_first_picture:
+        if not (args.skip_first_picture or args.uneven_only):
             asyncio.run(first_picture(console, root, args.nodes))
+        if not args.skip_uneven:
+            asyncio.run(uneven(console, root))
 
 
 if __name__ == "__main__":

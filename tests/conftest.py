@@ -1,4 +1,9 @@
-"""Suite-wide guard: tests leave no process and no Jupiter temp dir behind."""
+"""Suite-wide guard: tests leave no process and no Jupiter temp dir behind.
+
+Also the `e2e` marker for everything under tests/e2e/; the other modules that start real
+agents or real `jupiter run` processes carry `pytestmark = pytest.mark.e2e` themselves.
+`python3 -m pytest` runs every tier; `-m "not e2e"` is the fast one.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,14 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+E2E_DIRECTORY = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(E2E_DIRECTORY):
+            item.add_marker(pytest.mark.e2e)
 
 
 def _jupiter_temp_dirs() -> set[Path]:

@@ -14,7 +14,7 @@ from jupiter.app.wfcommons_import import import_trace
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.run import RunOptions, run
 
-pytestmark = pytest.mark.usefixtures("no_agent_survives")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_agent_survives")]
 
 
 def test_a_generated_app_runs_as_is(tmp_path: Path) -> None:

@@ -407,6 +407,7 @@ def test_an_unusable_kubeconfig_is_one_line_naming_it(
     assert detail in err
 
 
+@pytest.mark.e2e  # a real `jupiter run` process, interrupted
 @pytest.mark.parametrize("moment", ["waiting for pods", "following the home"])
 def test_ctrl_c_deletes_everything_and_exits_130(
     tmp_path: Path, fake_kube: Callable[..., FakeKube], moment: str

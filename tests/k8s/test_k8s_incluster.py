@@ -23,6 +23,8 @@ from jupiter.k8s.logchannel import LogReader, save_outputs
 from jupiter.k8s.render import RenderOptions, render
 from jupiter.k8s.settings import RunSettings
 
+pytestmark = pytest.mark.e2e
+
 DIAMOND = EXAMPLES / "diamond"
 
 

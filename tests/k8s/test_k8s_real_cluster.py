@@ -21,6 +21,7 @@ IMAGE = os.environ.get("JUPITER_K8S_IMAGE")
 CLUSTER = os.environ.get("JUPITER_K8S_CLUSTER")
 
 pytestmark = [
+    pytest.mark.e2e,
     pytest.mark.skipif(
         not KUBECONFIG, reason="real-cluster test: set JUPITER_KUBECONFIG to run it"
     ),

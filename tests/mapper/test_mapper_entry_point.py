@@ -1,30 +1,37 @@
 """A mapper from a separately installed package, found through the `jupiter.mappers` entry
-point group and used by `jupiter schedule --algorithm NAME`."""
+point group and used by `jupiter schedule --algorithm NAME`.
+
+The package is laid out as an installer leaves a wheel in site-packages: the module beside a
+`.dist-info` holding METADATA, entry_points.txt and RECORD. That is all `importlib.metadata`
+reads, so the test needs no build backend, no pip and no network.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from jupiter.mapper.examples import topcuoglu_2002
 
-PYPROJECT = """
-[build-system]
-requires = ["hatchling"]
-build-backend = "hatchling.build"
+DISTRIBUTION = "jupiter_test_first_node-0.1.0.dist-info"
 
-[project]
-name = "jupiter-test-first-node"
-version = "0.1.0"
+METADATA = """\
+Metadata-Version: 2.1
+Name: jupiter-test-first-node
+Version: 0.1.0
+"""
 
-[project.entry-points."jupiter.mappers"]
-first-node = "jupiter_test_first_node:schedule"
+ENTRY_POINTS = """\
+[jupiter.mappers]
+first-node = jupiter_test_first_node:schedule
 """
 
 MODULE = '''
@@ -38,37 +45,47 @@ def schedule(problem):
 '''
 
 
+def record_line(site: Path, path: Path) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(path.read_bytes()).digest()).rstrip(b"=")
+    return f"{path.relative_to(site).as_posix()},sha256={digest.decode()},{path.stat().st_size}"
+
+
 @pytest.fixture
-def installed(tmp_path):
-    source = tmp_path / "source"
-    source.mkdir()
-    (source / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT))
-    (source / "jupiter_test_first_node").mkdir()
-    (source / "jupiter_test_first_node" / "__init__.py").write_text(textwrap.dedent(MODULE))
+def installed(tmp_path: Path) -> Path:
     site = tmp_path / "site"
-    # Offline: no index, no isolated build env; hatchling is Jupiter's own build backend.
-    subprocess.run(
+    package = site / "jupiter_test_first_node"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(textwrap.dedent(MODULE))
+    info = site / DISTRIBUTION
+    info.mkdir()
+    (info / "METADATA").write_text(METADATA)
+    (info / "entry_points.txt").write_text(ENTRY_POINTS)
+    (info / "INSTALLER").write_text("jupiter-tests\n")
+    files = [package / "__init__.py", info / "METADATA", info / "entry_points.txt"]
+    files.append(info / "INSTALLER")
+    lines = [record_line(site, path) for path in files] + [f"{DISTRIBUTION}/RECORD,,"]
+    (info / "RECORD").write_text("\n".join(lines) + "\n")
+    return site
+
+
+def test_the_layout_is_an_installed_distribution(installed: Path) -> None:
+    """What the mapper registry will find, read the way it reads it."""
+    from importlib.metadata import distributions
+
+    [found] = distributions(path=[str(installed)])
+    assert found.metadata["Name"] == "jupiter-test-first-node"
+    assert found.version == "0.1.0"
+    [point] = found.entry_points.select(group="jupiter.mappers")
+    assert (point.name, point.value) == ("first-node", "jupiter_test_first_node:schedule")
+    assert sorted(str(f) for f in found.files or []) == sorted(
         [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--no-cache-dir",
-            "--target",
-            str(site),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
+            "jupiter_test_first_node/__init__.py",
+            f"{DISTRIBUTION}/INSTALLER",
+            f"{DISTRIBUTION}/METADATA",
+            f"{DISTRIBUTION}/RECORD",
+            f"{DISTRIBUTION}/entry_points.txt",
+        ]
     )
-    assert list(site.glob("jupiter_test_first_node-0.1.0.dist-info/entry_points.txt"))
-    yield site
-    shutil.rmtree(site)
-    shutil.rmtree(source)
 
 
 def jupiter(site, *args):

@@ -23,7 +23,7 @@ from jupiter.profiler.home import ProfileSettings
 from jupiter.profiler.live import refreshed_profile
 from jupiter.profiler.model import Profile
 
-pytestmark = pytest.mark.usefixtures("no_agent_survives")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_agent_survives")]
 
 KIB = 1024
 # Small and quick: two sizes, one timed run per task and node, no later rounds.

@@ -15,7 +15,7 @@ from jupiter.backends.agents import local_agents
 from jupiter.circe.transfer import DIGEST_HEADER, DIGEST_SCHEME
 from jupiter.cluster.spec import Cluster
 
-pytestmark = pytest.mark.usefixtures("no_agent_survives")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_agent_survives")]
 
 
 def test_probes_are_checked_and_bad_ones_refused(tmp_path: Path) -> None:

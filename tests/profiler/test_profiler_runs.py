@@ -19,6 +19,8 @@ from jupiter.mapper.registry import get_mapper
 from jupiter.planning.problem import build_problem
 from jupiter.profiler.home import ProfileSettings, gather_profile
 
+pytestmark = pytest.mark.e2e
+
 KIB = 1024
 
 # Inputs enter on `src`, a node too slow to compute on; `fast` computes twice as fast as

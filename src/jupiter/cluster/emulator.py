@@ -21,6 +21,10 @@ slower than the host itself; a link faster than that (two nodes in one region, 0
 takes what the host takes.
 
 Compute speed is emulated the same way, by waiting: see `stretched`.
+
+Every wait and every reading of the time goes through a `Clock`: the running event loop's
+(`LOOP_CLOCK`, the default and what agents use), or one a test supplies to check the schedule
+exactly without waiting for it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import asyncio
 import math
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator
+from typing import Protocol
 
 from jupiter.cluster.links import Link
 
@@ -38,6 +43,27 @@ MAX_PIECE_BYTES = 64 * 1024
 # On slow links a piece is also at most this much link time, so release never stalls long.
 MAX_PIECE_SECONDS = 0.005
 MIN_PIECE_BYTES = 1024
+
+
+class Clock(Protocol):
+    """Where the emulator reads the time and waits."""
+
+    def time(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class LoopClock:
+    """The running event loop's clock (`loop.time()`, `asyncio.sleep`)."""
+
+    def time(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+LOOP_CLOCK = LoopClock()
 
 
 # How many recent transfers a HostPath learns from, and how many it needs first.
@@ -74,11 +100,11 @@ class PacedBody:
 
     def __init__(self, created: float) -> None:
         self.pieces: AsyncIterator[bytes] | None = None
-        # Loop time the transfer began: the link's clock starts here, so that what this host
+        # Clock time the transfer began: the link's clock starts here, so that what this host
         # spends before the body is first read (a connection, the request) is inside the
         # latency, as on a real link, and not added to it.
         self.created = created
-        # Loop time the latest piece was due for release; None until the first.
+        # Clock time the latest piece was due for release; None until the first.
         self.released: float | None = None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -90,12 +116,16 @@ class LinkEmulator:
     """Delays and paces data as `link` would; `None` (or a same-node link) passes through.
 
     `host`, when given, learns this host's own tail from each transfer (see `finished`) and
-    shortens the emulated latency by it.
+    shortens the emulated latency by it. `clock` is where it reads the time and waits; the
+    event loop's unless a test gives another.
     """
 
-    def __init__(self, link: Link | None, host: HostPath | None = None) -> None:
+    def __init__(
+        self, link: Link | None, host: HostPath | None = None, clock: Clock = LOOP_CLOCK
+    ) -> None:
         self.link = link
         self.host = host
+        self.clock = clock
         latency = link.latency if link is not None else 0.0
         bandwidth = link.bandwidth if link is not None else math.inf
         self._latency = latency
@@ -114,7 +144,7 @@ class LinkEmulator:
     async def delay(self) -> None:
         """Wait the one-way latency alone: for control messages too small to pace."""
         if self._latency > 0:
-            await asyncio.sleep(self._latency)
+            await self.clock.sleep(self._latency)
 
     def pace(self, chunks: AsyncIterable[bytes]) -> AsyncIterable[bytes]:
         """The chunks, released no earlier than the link would deliver them.
@@ -123,17 +153,17 @@ class LinkEmulator:
         """
         if not self.active:
             return chunks
-        body = PacedBody(asyncio.get_running_loop().time())
+        body = PacedBody(self.clock.time())
         body.pieces = self._paced(chunks, body)
         return body
 
     def finished(self, body: AsyncIterable[bytes], now: float) -> None:
-        """`body` (from `pace`) was delivered and answered at loop time `now`."""
+        """`body` (from `pace`) was delivered and answered at time `now` on this clock."""
         if self.host is not None and isinstance(body, PacedBody) and body.released is not None:
             self.host.observe(now - body.released)
 
     async def _paced(self, chunks: AsyncIterable[bytes], body: PacedBody) -> AsyncIterator[bytes]:
-        loop = asyncio.get_running_loop()
+        clock = self.clock
         latency, bandwidth, piece = self._latency, self._bandwidth, self._piece
         if self.host is not None:
             latency = max(0.0, latency - self.host.head_start)
@@ -144,26 +174,26 @@ class LinkEmulator:
         tx_end = ready
         sent = False
         while True:
-            asked = loop.time()
+            asked = clock.time()
             try:
                 chunk = await anext(source)
             except StopAsyncIteration:
                 if not sent:
                     # An empty body still crosses the link: whatever follows it must wait.
                     release = ready + latency
-                    wait = release - loop.time()
+                    wait = release - clock.time()
                     if wait > 0:
-                        await asyncio.sleep(wait)
+                        await clock.sleep(wait)
                     body.released = release
                 return
-            ready += loop.time() - asked
+            ready += clock.time() - asked
             for start in range(0, len(chunk), piece):
                 part = chunk if len(chunk) <= piece else chunk[start : start + piece]
                 tx_end = max(tx_end, ready) + len(part) / bandwidth
                 release = tx_end + latency
-                wait = release - loop.time()
+                wait = release - clock.time()
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    await clock.sleep(wait)
                 sent = True
                 # As scheduled, not as done: a late wake-up (the loop's timers round up to
                 # the millisecond) and a slow write are this host's doing, part of its tail.
@@ -171,7 +201,7 @@ class LinkEmulator:
                 yield part
 
 
-async def stretched(seconds_measured: float, factor: float) -> float:
+async def stretched(seconds_measured: float, factor: float, clock: Clock = LOOP_CLOCK) -> float:
     """Make a task that ran `seconds_measured` of wall time look `factor` times slower.
 
     Call it right after the task finishes on a node whose `Cluster.stretch` is `factor`: it
@@ -181,5 +211,5 @@ async def stretched(seconds_measured: float, factor: float) -> float:
     """
     extra = seconds_measured * (factor - 1.0)
     if extra > 0:
-        await asyncio.sleep(extra)
+        await clock.sleep(extra)
     return seconds_measured * max(factor, 1.0)
