@@ -1,50 +1,64 @@
-"""CIRCE on one node: a task runs for an input id once every upstream output for that id is
-here; its output then goes once to each node that hosts a child (children on this node take
-it from the local store) and home if the task is an exit.
+"""CIRCE on one node: the asyncio layer over `ExecutorState` (state.py).
 
-Desired state (the mapping) comes from the controller at dispatch; this class only reacts to
-data arriving and reports what it observes (monitor records, failures) back home.
+Every decision (when a task is ready, which ready task gets a worker slot, where an output
+goes, which send goes next on a link) is the state's. This layer turns what happens into
+events (HTTP routes, ended task runs and sends) and carries out the actions the state returns:
+runs a task through the `TaskRunner`, sends a file with `send_file` through the destination's
+link emulator, reports a failure to the home at POST {home}/home/event.
+
+Every action runs as a background asyncio task and ends in an event, whatever happens: an
+unexpected exception inside a task run or a send is logged with its traceback and becomes
+that item's failure (TaskFailed, SendFailed), so the state frees the slot or the link, the
+home hears of it at once, and the next item goes ahead. Restarting at the item rather than
+failing the node keeps one bad input from stalling every other one, while the home still
+fails the run on the first failure it is told of. An exception that escapes even that (a bug
+in the state machine itself) is not retried, since it would only recur: it is logged and
+reported home straight away, naming node, task and input, so the run fails loudly instead of
+waiting out its timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from jupiter.app.runner import TaskFailed, TaskRunner
+from jupiter.api.models import Deployment
+from jupiter.app.runner import TaskFailed as TaskRunFailed
+from jupiter.app.runner import TaskRunner
 from jupiter.app.spec import App
 from jupiter.circe.monitor import Monitor
+from jupiter.circe.state import (
+    HOME,
+    Action,
+    DataArrived,
+    Event,
+    ExecutorState,
+    InputInjected,
+    MappingDeployed,
+    ReportFailure,
+    RunTask,
+    SendFailed,
+    SendOutput,
+    SendSucceeded,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+)
 from jupiter.circe.store import DataStore
 from jupiter.circe.transfer import TransferError, send_file
 from jupiter.cluster.emulator import HostPath, LinkEmulator
 from jupiter.cluster.spec import Cluster
 
-HOME = "home"
+__all__ = ["HOME", "Deployment", "Executor"]
 
-
-@dataclass
-class Deployment:
-    """The controller's desired state, as pushed to every agent."""
-
-    mapping: dict[str, str]  # task or source -> node
-    addresses: dict[str, str]  # node -> base URL, plus "home"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Deployment:
-        return cls(mapping=dict(data["mapping"]), addresses=dict(data["addresses"]))
-
-
-@dataclass(order=True)
-class _Job:
-    ready_at: float
-    input_id: int
-    task: str = field(compare=False)
+log = logging.getLogger(__name__)
 
 
 class Executor:
@@ -59,6 +73,7 @@ class Executor:
         auth: dict[str, str],
         slots: int = 1,
         host_path: HostPath | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.node = node
         self.app = app
@@ -67,147 +82,173 @@ class Executor:
         self.runner = runner
         self.session = session
         self.auth = auth
-        self.monitor = Monitor(node)
-        self.deployment: Deployment | None = None
-        self._arrived: dict[tuple[str, int], set[str]] = {}
-        # (producer, input id) pairs already taken in: a resent file must not run a task twice.
-        self._received: set[tuple[str, int]] = set()
-        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
-        # One FIFO sender per destination node keeps each link's data in input order, the
-        # way one TCP connection would.
-        self._outboxes: dict[str, asyncio.Queue[tuple[int, str, Path]]] = {}
-        self._background: set[asyncio.Task[None]] = set()
-        self._slots = slots
+        self.state = ExecutorState(node, app, slots)
+        self._clock = clock
         self._host_path = host_path
         self._stretch = cluster.stretch(node) if cluster.emulate else 1.0
+        self._emulators: dict[str, LinkEmulator] = {}
+        # Each background task -> the (task, input id) it works for, to name them if it dies,
+        # and whether its death is reported home (not for a report itself: it would recur).
+        self._background: dict[asyncio.Task[None], tuple[str, int, bool]] = {}
+        self._closing = False
 
-    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def monitor(self) -> Monitor:
+        return self.state.monitor
+
+    @property
+    def deployment(self) -> Deployment | None:
+        return self.state.deployment
+
+    # -- events in ---------------------------------------------------------------------------
 
     async def deploy(self, deployment: Deployment) -> None:
-        unknown = set(deployment.mapping) - set(self.app.tasks) - set(self.app.sources)
-        if unknown:
-            raise ValueError(f"mapping names unknown tasks: {sorted(unknown)}")
-        if self.deployment is not None:
-            raise ValueError("a mapping is already deployed on this node")
-        self.deployment = deployment
+        """Take the controller's mapping; MappingRejected (a ValueError) if it cannot run."""
+        self._apply(MappingDeployed(deployment))
         here = [t for t, node in deployment.mapping.items() if node == self.node]
         if any(t in self.app.tasks and self.app.tasks[t].python for t in here):
             # Interpreter start-up belongs to dispatch, not to the first input's makespan.
             await self.runner.warm_up()
-        for _ in range(self._slots):
-            self._spawn(self._work())
-
-    async def close(self) -> None:
-        for task in self._background:
-            task.cancel()
-        for task in list(self._background):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    def _mapping(self) -> dict[str, str]:
-        if self.deployment is None:
-            raise RuntimeError("no mapping deployed on this node yet")
-        return self.deployment.mapping
-
-    # -- data in ---------------------------------------------------------------------------
 
     async def inject(self, input_id: int, source: str, path: Path) -> None:
         """An input entering the DAG at `source`, which the mapping placed on this node."""
-        record = self.monitor.record(source, input_id)
-        record.enter = record.ready = record.start = record.finish = time.time()
-        record.output_bytes = path.stat().st_size
-        await self._ship(input_id, source, path)
+        if path != self.store.path(input_id, source):
+            raise ValueError(f"an injected input must be in the store, not at {path}")
+        self._apply(InputInjected(input_id, source, path.stat().st_size, self._clock()))
 
     def arrived(self, input_id: int, upstream: str) -> None:
         """The output of `upstream` for `input_id` is in the local store."""
-        mapping = self._mapping()
-        if (upstream, input_id) in self._received:
+        self._apply(DataArrived(input_id, upstream, self._clock()))
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in self._background:
+            task.cancel()
+        for task in list(self._background):
+            # Anything else it raised was logged (and reported) by _ended already.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # -- actions out -------------------------------------------------------------------------
+
+    def _apply(self, event: Event) -> None:
+        for action in self.state.handle(event):
+            self._start(action)
+
+    def _start(self, action: Action) -> None:
+        match action:
+            case RunTask(task, input_id):
+                self._spawn(self._run(task, input_id), task, input_id)
+            case SendOutput(destination, input_id, producer):
+                self._spawn(self._send(destination, input_id, producer), producer, input_id)
+            case ReportFailure(task, input_id, message):
+                work = self._report_failure(task, input_id, message)
+                self._spawn(work, task, input_id, report_crash=False)
+
+    def _spawn(
+        self,
+        work: Coroutine[Any, Any, None],
+        task: str,
+        input_id: int,
+        report_crash: bool = True,
+    ) -> None:
+        background = asyncio.ensure_future(work)
+        self._background[background] = (task, input_id, report_crash)
+        background.add_done_callback(self._ended)
+
+    def _ended(self, background: asyncio.Task[None]) -> None:
+        task, input_id, report_crash = self._background.pop(background)
+        if background.cancelled():
             return
-        self._received.add((upstream, input_id))
-        for child in self.app.downstream(upstream):
-            if mapping.get(child) != self.node:
-                continue
-            have = self._arrived.setdefault((child, input_id), set())
-            have.add(upstream)
-            self.monitor.entered(child, input_id)
-            if len(have) == len(self.app.upstream(child)):
-                del self._arrived[(child, input_id)]
-                self.monitor.mark(child, input_id, "ready")
-                self._queue.put_nowait(_Job(time.time(), input_id, child))
-
-    # -- compute ---------------------------------------------------------------------------
-
-    async def _work(self) -> None:
-        while True:
-            job = await self._queue.get()
-            await self._run(job.task, job.input_id)
+        error = background.exception()
+        if error is None:
+            return
+        log.error(
+            "background work crashed",
+            exc_info=error,
+            extra={"node": self.node, "task": task, "input_id": input_id},
+        )
+        if report_crash and not self._closing:
+            message = f"executor error on {self.node}: {type(error).__name__}: {error}"
+            # Straight home, not through the state: the state may be what broke.
+            work = self._report_failure(task, input_id, message)
+            self._spawn(work, task, input_id, report_crash=False)
 
     async def _run(self, task: str, input_id: int) -> None:
+        where = {"node": self.node, "task": task, "input_id": input_id}
+        self._apply(TaskStarted(task, input_id, self._clock()))
+        outcome: Event
+        try:
+            output_bytes = await self._run_task(task, input_id)
+        except TaskRunFailed as failure:
+            log.warning("task failed: %s", failure.message, extra=where)
+            outcome = TaskFailed(task, input_id, failure.message, self._clock())
+        except Exception as error:
+            log.exception("unexpected error running the task", extra=where)
+            message = f"unexpected error running the task: {type(error).__name__}: {error}"
+            outcome = TaskFailed(task, input_id, message, self._clock())
+        else:
+            outcome = TaskFinished(task, input_id, output_bytes, self._clock())
+        self._apply(outcome)
+
+    async def _run_task(self, task: str, input_id: int) -> int:
+        """Run `task` on its inputs in the store; the size of the output it left there."""
         inputs = {name: self.store.path(input_id, name) for name in self.app.upstream(task)}
         output = self.store.path(input_id, task)
         output.parent.mkdir(parents=True, exist_ok=True)
-        self.monitor.mark(task, input_id, "start")
         began = time.perf_counter()
-        try:
-            await self.runner.run(task, inputs, output)
-            if not output.exists():
-                raise TaskFailed(task, f"task {task} wrote no output file")
-        except TaskFailed as failure:
-            self.monitor.record(task, input_id).failed = failure.message
-            await self._report_failure(task, input_id, failure.message)
-            return
+        await self.runner.run(task, inputs, output)
+        if not output.exists():
+            raise TaskRunFailed(task, f"task {task} wrote no output file")
         if self._stretch > 1.0:
             # The emulated node is slower than this machine: hold the slot for the difference.
             await asyncio.sleep((time.perf_counter() - began) * (self._stretch - 1.0))
-        record = self.monitor.record(task, input_id)
-        record.finish = time.time()
-        record.output_bytes = output.stat().st_size
-        await self._ship(input_id, task, output)
+        return output.stat().st_size
 
-    # -- data out --------------------------------------------------------------------------
+    async def _send(self, destination: str, input_id: int, producer: str) -> None:
+        where = {"node": self.node, "task": producer, "input_id": input_id}
+        assert self.deployment is not None  # the state ships nothing before a mapping
+        url = f"{self.deployment.addresses[destination]}/circe/data/{input_id}/{producer}"
+        path = self.store.path(input_id, producer)
+        outcome: Event
+        try:
+            await send_file(self.session, url, path, self._emulator(destination), self.auth)
+        except TransferError as error:
+            log.error("could not send the output to %s: %s", destination, error, extra=where)
+            outcome = SendFailed(destination, input_id, producer, str(error), self._clock())
+        except Exception as error:
+            log.exception("unexpected error sending the output to %s", destination, extra=where)
+            message = f"unexpected error sending to {destination}: {type(error).__name__}: {error}"
+            outcome = SendFailed(destination, input_id, producer, message, self._clock())
+        else:
+            outcome = SendSucceeded(destination, input_id, producer, self._clock())
+        self._apply(outcome)
 
-    async def _ship(self, input_id: int, name: str, path: Path) -> None:
-        mapping = self._mapping()
-        destinations = {mapping[child] for child in self.app.downstream(name)}
-        if name in self.app.exits:
-            destinations.add(HOME)
-        for destination in sorted(destinations):
-            if destination == self.node:
-                self.arrived(input_id, name)
-            else:
-                self._outbox(destination).put_nowait((input_id, name, path))
-
-    def _outbox(self, destination: str) -> asyncio.Queue[tuple[int, str, Path]]:
-        if destination not in self._outboxes:
-            self._outboxes[destination] = asyncio.Queue()
-            self._spawn(self._send_loop(destination))
-        return self._outboxes[destination]
-
-    async def _send_loop(self, destination: str) -> None:
-        assert self.deployment is not None
-        base = self.deployment.addresses[destination]
-        # Outputs returning home leave the emulated WAN: home is the user's own machine.
-        link = None if destination == HOME else self.cluster.link(self.node, destination)
-        emulator = LinkEmulator(link if self.cluster.emulate else None, self._host_path)
-        outbox = self._outboxes[destination]
-        while True:
-            input_id, name, path = await outbox.get()
-            url = f"{base}/circe/data/{input_id}/{name}"
-            try:
-                await send_file(self.session, url, path, emulator, self.auth)
-            except TransferError as error:
-                await self._report_failure(name, input_id, str(error))
+    def _emulator(self, destination: str) -> LinkEmulator:
+        if destination not in self._emulators:
+            # Outputs returning home leave the emulated WAN: home is the user's own machine.
+            link = None if destination == HOME else self.cluster.link(self.node, destination)
+            self._emulators[destination] = LinkEmulator(
+                link if self.cluster.emulate else None, self._host_path
+            )
+        return self._emulators[destination]
 
     async def _report_failure(self, task: str, input_id: int, message: str) -> None:
-        assert self.deployment is not None
-        event = {"kind": "failure", "node": self.node, "task": task, "input_id": input_id}
-        event["message"] = message
+        where = {"node": self.node, "task": task, "input_id": input_id}
+        if self.deployment is None:
+            log.error("no home to report to: %s", message, extra=where)
+            return
+        event = {
+            "kind": "failure",
+            "node": self.node,
+            "task": task,
+            "input_id": input_id,
+            "message": message,
+        }
         url = f"{self.deployment.addresses[HOME]}/home/event"
-        with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
+        try:
             async with self.session.post(url, json=event, headers=self.auth) as response:
-                response.release()
+                response.raise_for_status()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            # The home may be gone (a run torn down); nothing else can hear of it but the log.
+            log.error("could not report a failure home: %s (%s)", message, error, extra=where)

@@ -3,12 +3,12 @@
 enter: the first of the task's inputs for this id arrived; ready: the last one did;
 start/finish: the task ran. Derived: waiting (enter -> start), queued (ready -> start),
 duration (start -> finish), elapse (enter -> finish). Times are Unix seconds so that records
-from different agents line up on one timeline.
+from different agents line up on one timeline. The monitor reads no clock: the executor's
+state passes the time of the event that each mark records.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -51,13 +51,14 @@ class Monitor:
             self._records[key] = TaskRecord(task=task, input_id=input_id, node=self.node)
         return self._records[key]
 
-    def entered(self, task: str, input_id: int) -> None:
+    def entered(self, task: str, input_id: int, at: float) -> None:
+        """The first of the task's inputs for this id arrived (later ones change nothing)."""
         record = self.record(task, input_id)
         if record.enter is None:
-            record.enter = time.time()
+            record.enter = at
 
-    def mark(self, task: str, input_id: int, event: str) -> None:
-        setattr(self.record(task, input_id), event, time.time())
+    def mark(self, task: str, input_id: int, event: str, at: float) -> None:
+        setattr(self.record(task, input_id), event, at)
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [record.to_dict() for record in self._records.values()]
@@ -67,7 +68,10 @@ class Monitor:
         return {
             "waiting": sum(1 for r in records if r.ready is None),
             "queued": sum(1 for r in records if r.ready is not None and r.start is None),
-            "running": sum(1 for r in records if r.start is not None and r.finish is None),
+            # A failed task has started and will never finish: it is failed, not running.
+            "running": sum(
+                1 for r in records if r.start is not None and r.finish is None and r.failed is None
+            ),
             "done": sum(1 for r in records if r.finish is not None),
             "failed": sum(1 for r in records if r.failed is not None),
         }
