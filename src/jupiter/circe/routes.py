@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from jupiter.circe.executor import Deployment, Executor
 from jupiter.circe.transfer import receive_file
@@ -22,8 +23,8 @@ def circe_routes(executor: Executor, max_body_bytes: int) -> list[web.RouteDef]:
 
     async def deploy(request: web.Request) -> web.Response:
         try:
-            await executor.deploy(Deployment.from_dict(await request.json()))
-        except (KeyError, TypeError, ValueError) as error:
+            await executor.deploy(Deployment.model_validate(await request.json()))
+        except (ValidationError, KeyError, TypeError, ValueError) as error:
             raise web.HTTPBadRequest(text=f"bad deployment: {error}") from None
         return web.json_response({"node": executor.node, "deployed": True})
 
