@@ -30,9 +30,10 @@ from rich.table import Table
 
 from jupiter.agent.auth import new_token
 from jupiter.app.spec import load_app
-from jupiter.backends.local import LocalBackend, loopback_address
+from jupiter.backends.forked import ForkedAgents, loopback_address
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import HomeState, home_server
+from jupiter.backends.local import LocalBackend
 from jupiter.controller.run import RunOptions, run
 
 MIB = 1024 * 1024
@@ -73,7 +74,9 @@ def hop_overhead(tmp: Path, mapper: str) -> dict[str, float]:
     estimates = {t: {"function": "relay", "seconds": 0.001, "bytes": 64} for t in chain}
     app = write_app(tmp / f"chain-{mapper}", chain, body, estimates)
     cluster = Cluster.default(8).model_copy(update={"emulate": False})
-    options = RunOptions(app=app, cluster=cluster, mapper=mapper, inputs=30, max_in_flight=1)
+    options = RunOptions(
+        backend=LocalBackend(), app=app, cluster=cluster, mapper=mapper, inputs=30, max_in_flight=1
+    )
     options = _no_profile(options)
     result = asyncio.run(run(options))
     records = {(r["task"], r["input_id"]): r for r in result.stats}
@@ -130,7 +133,9 @@ def agent_throughput(tmp: Path, size: int) -> float:
     }
     (app / "app.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     cluster = Cluster.default(2).model_copy(update={"emulate": False})
-    options = _no_profile(RunOptions(app=app, cluster=cluster, inputs=3, max_in_flight=1))
+    options = _no_profile(
+        RunOptions(backend=LocalBackend(), app=app, cluster=cluster, inputs=3, max_in_flight=1)
+    )
     result = asyncio.run(run(options))
     records = {(r["task"], r["input_id"]): r for r in result.stats}
     seconds = [records[("b", k)]["enter"] - records[("a", k)]["finish"] for k in range(3)]
@@ -208,7 +213,7 @@ def startup(tmp: Path, nodes: int) -> dict[str, float]:
     async def scenario() -> dict[str, float]:
         token = new_token()
         state = HomeState(run_id="bench", exits=list(app.exits), out_dir=tmp / "out")
-        async with home_server(state, token) as home_url, LocalBackend(token, tmp / "w") as be:
+        async with home_server(state, token) as home_url, ForkedAgents(token, tmp / "w") as be:
             began = time.perf_counter()
             for index, node in enumerate(cluster.node_names):
                 config = be.agent_config(
@@ -267,7 +272,13 @@ def prediction(tmp: Path, tasks: int, nodes: int, seed: int = 3) -> dict[str, fl
         estimates[name] = {"function": name, "seconds": seconds, "bytes": size}
     app = write_app(tmp / "thirty", parents, body, estimates)
     options = _no_profile(
-        RunOptions(app=app, cluster=Cluster.default(nodes), inputs=4, max_in_flight=1)
+        RunOptions(
+            backend=LocalBackend(),
+            app=app,
+            cluster=Cluster.default(nodes),
+            inputs=4,
+            max_in_flight=1,
+        )
     )
     result = asyncio.run(run(options))
     spans = [result.makespans[k] for k in range(1, 4)]  # input 0 warms the workers up

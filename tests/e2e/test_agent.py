@@ -12,7 +12,7 @@ import aiohttp
 
 from jupiter.agent.auth import auth_headers, new_token
 from jupiter.app.spec import load_app
-from jupiter.backends.local import LocalBackend, loopback_address
+from jupiter.backends.forked import ForkedAgents, loopback_address
 from jupiter.circe.transfer import DIGEST_HEADER, DIGEST_SCHEME
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import HomeState, home_server
@@ -27,7 +27,7 @@ async def one_agent(tmp_path: Path, token: str) -> AsyncIterator[str]:
     state = HomeState(run_id="test", exits=list(app.exits), out_dir=tmp_path / "out")
     async with (
         home_server(state, token) as home_url,
-        LocalBackend(token, tmp_path / "work") as backend,
+        ForkedAgents(token, tmp_path / "work") as backend,
     ):
         config = backend.agent_config(
             run_id="test",

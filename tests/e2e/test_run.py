@@ -10,6 +10,7 @@ import pytest
 
 from jupiter.cli import main
 from jupiter.cluster.spec import Cluster
+from jupiter.backends.local import LocalBackend
 from jupiter.controller.run import RunOptions, run
 from jupiter.errors import RunError
 
@@ -26,7 +27,13 @@ def check_outputs(app_root: Path, result_outputs: dict[int, dict[str, str]], inp
 
 def test_diamond_on_8_nodes_with_10_inputs(tmp_path: Path) -> None:
     app = diamond(tmp_path / "diamond")
-    options = RunOptions(app=app, cluster=Cluster.default(8), inputs=10, out_dir=tmp_path / "out")
+    options = RunOptions(
+        backend=LocalBackend(),
+        app=app,
+        cluster=Cluster.default(8),
+        inputs=10,
+        out_dir=tmp_path / "out",
+    )
     result = asyncio.run(run(options))
     check_outputs(app, result.outputs, 10)
     assert result.duplicates == []
@@ -108,7 +115,14 @@ def test_failing_task_fails_the_run_with_its_stderr(tmp_path: Path) -> None:
     code = code.replace("def explode(inputs, output):\n    mix('explode', inputs, output)\n", "")
     (app / "tasks.py").write_text(code)
     # Without profiling, which would meet the failure first (see tests/profiler).
-    options = RunOptions(app=app, cluster=Cluster.default(4), inputs=3, timeout=60, profiling=False)
+    options = RunOptions(
+        backend=LocalBackend(),
+        app=app,
+        cluster=Cluster.default(4),
+        inputs=3,
+        timeout=60,
+        profiling=False,
+    )
     with pytest.raises(
         RunError, match=r"(?s)task 'explode' failed on node n\d+ for input \d: .*sensor offline"
     ):

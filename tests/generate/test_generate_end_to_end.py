@@ -12,6 +12,7 @@ from jupiter.app.generator import GenerateParams, generate_app
 from jupiter.app.spec import load_app
 from jupiter.app.wfcommons_import import import_trace
 from jupiter.cluster.spec import Cluster
+from jupiter.backends.local import LocalBackend
 from jupiter.controller.run import RunOptions, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_agent_survives")]
@@ -23,6 +24,7 @@ def test_a_generated_app_runs_as_is(tmp_path: Path) -> None:
     )
     generate_app(tmp_path / "app", params)
     options = RunOptions(
+        backend=LocalBackend(),
         app=tmp_path / "app",
         cluster=Cluster.default(4),
         inputs=4,
@@ -45,6 +47,7 @@ def test_an_imported_trace_runs_as_is(tmp_path: Path) -> None:
     trace = next(t for t in TRACES if t.stem.startswith("montage-chameleon-2mass"))
     import_trace(trace, tmp_path / "app", time_scale=0.002)
     options = RunOptions(
+        backend=LocalBackend(),
         app=tmp_path / "app",
         cluster=Cluster.default(4),
         inputs=2,

@@ -18,6 +18,7 @@ from jupiter.app.spec import load_app
 from jupiter.backends.agents import local_agents
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import NO_PROFILE, NOT_YET
+from jupiter.backends.local import LocalBackend
 from jupiter.controller.run import RunOptions, RunResult, run
 from jupiter.profiler.home import ProfileSettings
 from jupiter.profiler.live import refreshed_profile
@@ -116,6 +117,7 @@ def test_a_run_serves_its_profile_and_refuses_strangers(tmp_path: Path) -> None:
 
     def options(**extra: object) -> RunOptions:
         return RunOptions(
+            backend=LocalBackend(),
             app=app,
             cluster=Cluster.default(3),
             inputs=3,
@@ -155,6 +157,7 @@ def test_a_run_serves_its_profile_and_refuses_strangers(tmp_path: Path) -> None:
 
 def test_a_run_without_a_profile_answers_404_with_the_reason(tmp_path: Path) -> None:
     options = RunOptions(
+        backend=LocalBackend(),
         app=app_path(tmp_path),
         cluster=Cluster.default(3),
         inputs=2,

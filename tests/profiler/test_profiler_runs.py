@@ -13,6 +13,7 @@ from jupiter.app.spec import load_app
 from jupiter.backends.agents import local_agents
 from jupiter.cli import main
 from jupiter.cluster.spec import Cluster, load_cluster
+from jupiter.backends.local import LocalBackend
 from jupiter.controller.run import RunOptions, run
 from jupiter.errors import RunError
 from jupiter.mapper.registry import get_mapper
@@ -156,7 +157,9 @@ def test_a_saved_profile_is_reused_and_a_mismatched_one_refused(
 
 def test_a_task_that_fails_on_the_sample_input_fails_profiling(tmp_path: Path) -> None:
     app = write_app(tmp_path / "app", {"load": [], "boom": ["load"]}, {"boom": "explode"})
-    options = RunOptions(app=app, cluster=Cluster.default(3), inputs=1, timeout=60)
+    options = RunOptions(
+        backend=LocalBackend(), app=app, cluster=Cluster.default(3), inputs=1, timeout=60
+    )
     with pytest.raises(
         RunError,
         match=r"(?s)profiling on node n00 \(sample input 0\): "

@@ -1,34 +1,48 @@
-"""Local agents for profiling alone (`jupiter profile`, the benchmark): the deploy half of a
-run, with the same home server, launcher and teardown, and nothing dispatched."""
+"""A run's agents without a run, for profiling alone (`jupiter profile`, the benchmarks): the
+controller's own deploy phase and teardown, with nothing dispatched."""
 
 from __future__ import annotations
 
-import secrets
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 
-from jupiter.agent.auth import auth_headers, new_token
 from jupiter.app.spec import App
 from jupiter.backends.local import LocalBackend
 from jupiter.cluster.spec import Cluster
-from jupiter.controller.home import HomeState, home_server
+from jupiter.controller.backend import Backend
+from jupiter.controller.home import HomeState
+from jupiter.controller.run import RunContext, deployed_agents
 from jupiter.profiler.home import ProfileSettings, gather_profile
 from jupiter.profiler.model import Profile
 
 
 @dataclass
 class Agents:
-    session: aiohttp.ClientSession
-    urls: dict[str, str]  # node -> base URL
-    auth: dict[str, str]
-    state: HomeState
-    home_url: str
+    context: RunContext
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        return self.context.session
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """node -> base URL"""
+        return dict(self.context.state.agents)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return self.context.auth
+
+    @property
+    def state(self) -> HomeState:
+        return self.context.state
+
+    @property
+    def home_url(self) -> str:
+        return self.context.home_url
 
     async def gather(
         self, app: App, cluster: Cluster, settings: ProfileSettings | None = None
@@ -40,32 +54,10 @@ class Agents:
 
 
 @asynccontextmanager
-async def local_agents(app: App, cluster: Cluster) -> AsyncIterator[Agents]:
-    """One registered agent per node of `cluster`; all stopped and cleaned up on exit."""
-    token = new_token()
-    run_id = secrets.token_hex(4)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"jupiter-{run_id}-"))
-    state = HomeState(run_id=run_id, exits=list(app.exits), out_dir=work_dir / "out")
-    nodes = cluster.node_names
-    try:
-        async with (
-            home_server(state, token) as home_url,
-            aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-                connector=aiohttp.TCPConnector(limit=0),
-            ) as session,
-            LocalBackend(token, work_dir) as backend,
-        ):
-            state.session = session
-            backend.on_agent_exit(
-                lambda node, code: state.fail(f"agent {node} exited with code {code}")
-            )
-            await backend.start_all(app, cluster, run_id, home_url)
-            await state.wait_for(
-                lambda: len(state.agents) >= len(nodes),
-                timeout=60 + 0.5 * len(nodes),
-                what="agents to register",
-            )
-            yield Agents(session, dict(state.agents), auth_headers(token), state, home_url)
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+async def local_agents(
+    app: App, cluster: Cluster, backend: Backend | None = None
+) -> AsyncIterator[Agents]:
+    """One registered agent per node of `cluster` (local processes unless `backend` says
+    otherwise); all stopped and cleaned up on exit."""
+    async with deployed_agents(app, cluster, backend or LocalBackend()) as context:
+        yield Agents(context)

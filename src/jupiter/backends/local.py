@@ -1,163 +1,54 @@
-"""The local backend: every node is an agent process on this machine at its own 127.0.0.x
-address, forked by one launcher. Whatever way the run ends, `__aexit__` leaves no process."""
+"""The local backend (the default): one agent process per node on this machine, each at its
+own 127.0.0.x address, all forked from one warm launcher; an agent that dies is reported
+with the tail of its log."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Callable
-from pathlib import Path
-from types import TracebackType
-
-import psutil
-
-from jupiter.agent.auth import TOKEN_ENV
-from jupiter.agent.config import AgentConfig
-from jupiter.app.spec import App
+from jupiter.backends.forked import ForkedAgents, loopback_address
 from jupiter.cluster.spec import Cluster
-from jupiter.errors import RunError
-
-STOP_TIMEOUT_S = 10.0
-
-
-def loopback_address(index: int) -> str:
-    """127.0.0.2, 127.0.0.3, ...: all of 127/8 reaches this machine, no setup needed."""
-    high, low = divmod(index, 250)
-    return f"127.0.{high}.{low + 2}"
+from jupiter.controller.backend import AgentLaunch
 
 
 class LocalBackend:
-    def __init__(self, token: str, work_dir: Path) -> None:
-        self.token = token
-        self.work_dir = work_dir
-        self.pids: dict[str, int] = {}
-        self._launcher: asyncio.subprocess.Process | None = None
-        self._lifeline_write: int | None = None
-        self._lifeline_read: int | None = None
-        self._listener: asyncio.Task[None] | None = None
-        self._started: dict[str, asyncio.Future[int]] = {}
-        self._on_exit: Callable[[str, int], None] = lambda node, code: None
+    name = "local"
 
-    async def __aenter__(self) -> LocalBackend:
-        self._lifeline_read, self._lifeline_write = os.pipe()
-        self._launcher = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "jupiter.agent.launcher",
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            pass_fds=(self._lifeline_read,),
-            # Own session: a Ctrl-C in the terminal reaches the home only, which then tears
-            # down in order instead of every agent dying mid-transfer.
-            start_new_session=True,
-            env={**os.environ, TOKEN_ENV: self.token},
-        )
-        self._listener = asyncio.ensure_future(self._listen())
-        return self
+    def __init__(self) -> None:
+        self._agents: ForkedAgents | None = None
 
-    def on_agent_exit(self, callback: Callable[[str, int], None]) -> None:
-        self._on_exit = callback
+    def home_host(self, cluster: Cluster) -> str:
+        return "127.0.0.1"
 
-    def agent_config(self, **fields: object) -> AgentConfig:
-        assert self._lifeline_read is not None
-        return AgentConfig.model_validate({**fields, "lifeline_fd": self._lifeline_read})
+    async def start(self, launch: AgentLaunch) -> None:
+        agents = self._agents = ForkedAgents(launch.token, launch.work_dir)
+        await agents.__aenter__()
 
-    async def start(self, config: AgentConfig) -> int:
-        """Fork one agent; returns its pid once the launcher confirms the fork."""
-        launcher = self._launcher
-        assert launcher is not None and launcher.stdin is not None
-        path = self.work_dir / "agents" / f"{config.node}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        config.write(path)
-        future = asyncio.get_running_loop().create_future()
-        self._started[config.node] = future
-        launcher.stdin.write((json.dumps({"config": str(path)}) + "\n").encode())
-        await launcher.stdin.drain()
-        pid = await asyncio.wait_for(future, timeout=30)
-        self.pids[config.node] = pid
-        return pid
+        def lost(node: str, code: int) -> None:
+            log = agents.agent_log(node)
+            launch.on_lost(
+                node, f"exited with code {code}" + (f"; its log ends:\n{log}" if log else "")
+            )
 
-    async def start_all(self, app: App, cluster: Cluster, run_id: str, home_url: str) -> None:
-        """One agent per cluster node, each at its own loopback address."""
-        app_data, cluster_data = app.to_dict(), cluster.to_dict()
-        for index, node in enumerate(cluster.node_names):
-            config = self.agent_config(
-                run_id=run_id,
+        agents.on_agent_exit(lost)
+        app_data, cluster_data = launch.app.to_dict(), launch.cluster.to_dict()
+        for index, node in enumerate(launch.cluster.node_names):
+            config = agents.agent_config(
+                run_id=launch.run_id,
                 node=node,
                 host=loopback_address(index),
-                home_url=home_url,
-                work_dir=self.work_dir / "nodes" / node,
+                home_url=launch.home_url,
+                work_dir=launch.work_dir / "nodes" / node,
                 app=app_data,
-                app_root=app.root,
+                app_root=launch.app.root,
                 cluster=cluster_data,
             )
-            await self.start(config)
+            await agents.start(config)
 
     def agent_log(self, node: str, lines: int = 20) -> str:
-        log = self.work_dir / "nodes" / node / "agent.log"
-        if not log.exists():
-            return ""
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-    async def _listen(self) -> None:
-        assert self._launcher is not None and self._launcher.stdout is not None
-        async for raw in self._launcher.stdout:
-            message = json.loads(raw)
-            if "exited" in message:
-                self.pids.pop(message["exited"], None)
-                self._on_exit(message["exited"], message["code"])
-            elif message["node"] in self._started:
-                self._started.pop(message["node"]).set_result(message["pid"])
-        for future in self._started.values():
-            if not future.done():
-                future.set_exception(RunError("the agent launcher exited unexpectedly"))
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.shield(self.stop())
+        return "" if self._agents is None else self._agents.agent_log(node, lines)
 
     async def stop(self) -> None:
-        launcher = self._launcher
-        if launcher is None:
-            return
-        self._launcher = None
-        self._on_exit = lambda node, code: None
-        tree = _process_tree(launcher.pid)
-        if launcher.stdin is not None:
-            with contextlib.suppress(ConnectionError):
-                launcher.stdin.close()
-        try:
-            await asyncio.wait_for(launcher.wait(), timeout=STOP_TIMEOUT_S)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(launcher.pid, signal.SIGKILL)
-            await launcher.wait()
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-        for fd in (self._lifeline_read, self._lifeline_write):
-            if fd is not None:
-                os.close(fd)
-        self._lifeline_read = self._lifeline_write = None
-        # Anything the agents started that outlived them (a task's worker) goes too.
-        for process in tree:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
-        self.pids.clear()
+        if self._agents is not None:
+            await self._agents.stop()
 
 
-def _process_tree(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        return []
+BACKEND = LocalBackend

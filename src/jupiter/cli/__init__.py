@@ -13,6 +13,7 @@ from jupiter.errors import JupiterError
 
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
+    "agent": "jupiter.cli.agent:agent_command",
     "schedule": "jupiter.cli.schedule:schedule_command",
     "check": "jupiter.cli.check:check_command",
     "run": "jupiter.cli.run:run_command",

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import ClassVar
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichBar
 
+from jupiter.backends.hosts import HostsBackend, node_addresses
+from jupiter.backends.local import LocalBackend
+from jupiter.cli.bars import phase_bars
+from jupiter.cli.tokens import read_token_file
 from jupiter.cluster.spec import Cluster, load_cluster
-from jupiter.controller.run import Progress, RunOptions, run
+from jupiter.controller.run import RunOptions, run
 from jupiter.errors import SpecError
 from jupiter.profiler.model import Profile
 from jupiter.report.html import write_html_report
@@ -20,23 +21,6 @@ from jupiter.report.report import build_report, print_summary, write_report
 
 DEMO_APP = "anomaly-detection"
 DEMO_NODES = 8
-
-
-class BarProgress(Progress):
-    """Draws each phase as a bar on stderr."""
-
-    LABELS: ClassVar[dict[str, str]] = {"deploy": "starting agents", "stream": "streaming inputs"}
-
-    def __init__(self, bar: RichBar) -> None:
-        self.bar = bar
-        self.task: object | None = None
-
-    def phase(self, name: str, total: int) -> None:
-        self.task = self.bar.add_task(self.LABELS.get(name, name), total=total)
-
-    def advance(self, done: int) -> None:
-        if self.task is not None:
-            self.bar.update(self.task, completed=done)  # type: ignore[arg-type]
 
 
 def cluster_from_options(nodes: int | None, cluster_file: Path | None, emulate: bool) -> Cluster:
@@ -54,17 +38,8 @@ def cluster_from_options(nodes: int | None, cluster_file: Path | None, emulate: 
 
 
 def execute(options: RunOptions, report_dir: Path | None, quiet: bool) -> None:
-    console = Console(stderr=True, quiet=quiet)
-    bar = RichBar(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
-    with bar:
-        result = asyncio.run(run(options, BarProgress(bar)))
+    with phase_bars(quiet) as bars:
+        result = asyncio.run(run(options, bars))
     report = build_report(result, options.mapper)
     out = Console(quiet=quiet)
     print_summary(report, out)
@@ -107,10 +82,20 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
 @run_options
 @click.option(
     "--backend",
-    type=click.Choice(["local", "kubernetes"]),
+    type=click.Choice(["local", "hosts", "kubernetes"]),
     default="local",
     show_default=True,
-    help="local: agents on this machine; kubernetes: pods on a cluster (docs/kubernetes.md).",
+    help="local: agents on this machine; hosts: agents started by hand with `jupiter agent` "
+    "at the addresses in --cluster; kubernetes: pods on a cluster (docs/kubernetes.md).",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path),
+    help="hosts: the file holding the token the agents were started with.",
+)
+@click.option(
+    "--home-address",
+    help="hosts: the address agents reach this machine at (default: the one routed to them).",
 )
 @click.option("--image", help="kubernetes: the app image (see `jupiter k8s dockerfile`).")
 @click.option("--kubeconfig", type=click.Path(path_type=Path), help="kubernetes: kubeconfig.")
@@ -143,6 +128,8 @@ def run_command(
     namespace: str | None,
     profile_file: Path | None,
     no_profile: bool,
+    token_file: Path | None,
+    home_address: str | None,
 ) -> None:
     """Map APP's tasks onto the nodes and stream its inputs through them."""
     if backend == "kubernetes":
@@ -171,15 +158,33 @@ def run_command(
             )
         )
         return
-    k8s_only = {"--image": image, "--kubeconfig": kubeconfig, "--namespace": namespace}
-    for flag, value in k8s_only.items():
-        if value is not None:
-            raise SpecError(None, flag, "only with --backend kubernetes")
+    only = {
+        "--image": (image, "kubernetes"),
+        "--kubeconfig": (kubeconfig, "kubernetes"),
+        "--namespace": (namespace, "kubernetes"),
+        "--token-file": (token_file, "hosts"),
+        "--home-address": (home_address, "hosts"),
+    }
+    for flag, (value, needs) in only.items():
+        if value is not None and backend != needs:
+            raise SpecError(None, flag, f"only with --backend {needs}")
+    token = None
+    if backend == "hosts":
+        if cluster_file is None:
+            raise SpecError(
+                None, "--cluster", "required with --backend hosts: the agents' addresses"
+            )
+        if token_file is None:
+            raise SpecError(None, "--token-file", "required with --backend hosts")
+        token = read_token_file(token_file)
+        node_addresses(load_cluster(cluster_file), str(cluster_file))
     if profile_file is not None and no_profile:
         raise SpecError(None, "--profile/--no-profile", "give one of them, not both")
     options = RunOptions(
         app=app,
         cluster=cluster_from_options(nodes, cluster_file, emulation),
+        backend=HostsBackend(home_address) if backend == "hosts" else LocalBackend(),
+        token=token,
         profiling=not no_profile,
         profile=None if profile_file is None else Profile.load(profile_file),
         profile_source=None if profile_file is None else str(profile_file),
@@ -204,6 +209,7 @@ def demo_command(inputs: int, report_dir: Path, out_dir: Path) -> None:
     options = RunOptions(
         app=example_path(DEMO_APP),
         cluster=Cluster.default(DEMO_NODES),
+        backend=LocalBackend(),
         inputs=inputs,
         out_dir=out_dir,
         # Two inputs in flight: pipelined, yet each input's makespan stays readable.

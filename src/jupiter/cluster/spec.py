@@ -29,6 +29,11 @@ from jupiter.specfile import read_spec_text
 
 # Names end up in URLs, file names and pod names: keep them to a safe alphabet.
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+# host:port, the host a name, IPv4 address or [IPv6] address, the port 1-65535.
+_ADDRESS = (
+    r"^([A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]+\]):"
+    r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"
+)
 # The executor addresses the user's machine as "home"; a node of that name would be ambiguous.
 RESERVED_NODE_NAMES = frozenset({"home"})
 
@@ -45,6 +50,9 @@ class NodeSpec(BaseModel):
     speed: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     # Where the agent runs on a real cluster; the local backend picks loopback addresses.
     host: str | None = Field(default=None, min_length=1)
+    # HOST:PORT where an agent started by hand listens (`jupiter agent --listen`), for the
+    # hosts backend; the other backends start their own agents and ignore it.
+    address: str | None = Field(default=None, pattern=_ADDRESS)
 
 
 class Cluster(BaseModel):

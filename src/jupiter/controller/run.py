@@ -1,7 +1,9 @@
-"""One run, end to end: validate, deploy agents, map, dispatch, stream, report, tear down.
+"""One run, end to end: validate, deploy agents, profile, map, dispatch, stream, report, tear
+down. Each phase is a function over one `RunContext`; where the agents run is the backend's
+business (controller/backend.py).
 
-Teardown is the exit of one AsyncExitStack, so it happens on success, on a failed task, on an
-exception and on Ctrl-C alike.
+Teardown is the exit of one AsyncExitStack (`deployed_agents`), so it happens on success, on
+a failed task, on an exception and on Ctrl-C alike.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +23,11 @@ import aiohttp
 
 from jupiter.agent.auth import auth_headers, new_token
 from jupiter.app.spec import App, load_app
-from jupiter.backends.local import LocalBackend
 from jupiter.circe.executor import HOME
 from jupiter.circe.transfer import send_file
 from jupiter.cluster.emulator import LinkEmulator
 from jupiter.cluster.spec import Cluster
+from jupiter.controller.backend import AgentLaunch, Backend
 from jupiter.controller.home import NO_PROFILE, HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
 from jupiter.errors import RunError, SpecError
@@ -34,12 +36,15 @@ from jupiter.mapper.schedule import Schedule
 from jupiter.planning.problem import BuiltProblem, build_problem
 from jupiter.profiler.home import ProfileSettings, gather_profile
 from jupiter.profiler.model import Profile
+from jupiter.progress import NoProgress, Progress
 
 
 @dataclass
 class RunOptions:
     app: Path
     cluster: Cluster
+    # Where the agents run (jupiter.backends: local, hosts, kubernetes).
+    backend: Backend
     mapper: str = "heft"
     inputs: int = 10
     out_dir: Path | None = None
@@ -49,14 +54,12 @@ class RunOptions:
     max_in_flight: int | None = None
     timeout: float = 600.0
     keep_work_dir: bool = False
-    # Where the home listens (port 0: any free port) and the URL agents reach it at (None:
-    # http://{home_bind}:{port}). In a Kubernetes Job: 0.0.0.0, a fixed port, its Service.
-    home_bind: str = "127.0.0.1"
+    # Where the home listens (None: where the backend's agents can reach it; port 0: any
+    # free port) and the URL agents reach it at (None: http://{home_bind}:{port}). In a
+    # Kubernetes Job: 0.0.0.0, a fixed port, its Service.
+    home_bind: str | None = None
     home_port: int = 0
     home_url: str | None = None
-    # True: the agents are started elsewhere (Kubernetes pods) and only register here; the
-    # home forks none, and stops them with /shutdown when the run ends.
-    external_agents: bool = False
     # The run's identity when someone else chose it (the pods were given the same ones).
     run_id: str | None = None
     token: str | None = None
@@ -86,22 +89,120 @@ class RunResult:
     out_dir: Path
     started_at: float = field(default_factory=time.time)
     profile: Profile | None = None
+    backend: str = "local"
 
     @property
     def makespans(self) -> dict[int, float]:
         return {k: self.completed_at[k] - self.injected_at[k] for k in sorted(self.completed_at)}
 
 
-class Progress:
-    """What the run tells the user as it goes; the CLI draws bars, tests pass nothing."""
+@dataclass
+class RunContext:
+    """What every phase of one run shares; made by `deployed_agents`, gone with it."""
 
-    def phase(self, name: str, total: int) -> None: ...
+    run_id: str
+    token: str
+    app: App
+    cluster: Cluster
+    backend: Backend
+    work_dir: Path
+    state: HomeState
+    timer: PhaseTimer
+    progress: Progress
+    session: aiohttp.ClientSession
+    home_url: str
 
-    def advance(self, done: int) -> None: ...
+    @property
+    def auth(self) -> dict[str, str]:
+        return auth_headers(self.token)
+
+
+@contextlib.asynccontextmanager
+async def deployed_agents(
+    app: App,
+    cluster: Cluster,
+    backend: Backend,
+    *,
+    run_id: str | None = None,
+    token: str | None = None,
+    out_dir: Path | None = None,
+    home_bind: str | None = None,
+    home_port: int = 0,
+    home_url: str | None = None,
+    register_timeout: float | None = None,
+    keep_work_dir: bool = False,
+    timer: PhaseTimer | None = None,
+    progress: Progress | None = None,
+) -> AsyncIterator[RunContext]:
+    """The deploy phase: the home serving, one registered agent per node; on exit, teardown.
+
+    Shared by `run` and by everything else that needs a run's agents (`jupiter profile`).
+    """
+    timer = timer or PhaseTimer()
+    progress = progress or NoProgress()
+    token = token or new_token()
+    run_id = run_id or secrets.token_hex(4)
+    work_dir = Path(tempfile.mkdtemp(prefix=f"jupiter-{run_id}-"))
+    state = HomeState(run_id=run_id, exits=list(app.exits), out_dir=out_dir or work_dir / "out")
+    stack = contextlib.AsyncExitStack()
+    try:
+        with timer.phase("deploy"):
+            bind = home_bind if home_bind is not None else backend.home_host(cluster)
+            bound_url = await stack.enter_async_context(home_server(state, token, bind, home_port))
+            session = await stack.enter_async_context(
+                aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+                    connector=aiohttp.TCPConnector(limit=0),
+                )
+            )
+            state.session = session
+            context = RunContext(
+                run_id=run_id,
+                token=token,
+                app=app,
+                cluster=cluster,
+                backend=backend,
+                work_dir=work_dir,
+                state=state,
+                timer=timer,
+                progress=progress,
+                session=session,
+                home_url=home_url or bound_url,
+            )
+            # Pushed before starting, so that a start that fails half-way still stops what
+            # it started, and after the session, so that stopping may still use it.
+            stack.push_async_callback(backend.stop)
+            progress.phase("deploy", len(cluster.nodes))
+            await backend.start(
+                AgentLaunch(
+                    run_id=run_id,
+                    token=token,
+                    home_url=context.home_url,
+                    app=app,
+                    cluster=cluster,
+                    work_dir=work_dir,
+                    session=session,
+                    registered=lambda: dict(state.agents),
+                    on_lost=lambda node, reason: state.fail(f"agent {node} {reason}"),
+                )
+            )
+            await state.wait_for(
+                lambda: _advance(progress, len(state.agents)) >= len(cluster.nodes),
+                timeout=60 + 0.5 * len(cluster.nodes)
+                if register_timeout is None
+                else register_timeout,
+                what="agents to register",
+            )
+        yield context
+    finally:
+        with timer.phase("teardown"):
+            await stack.aclose()
+            if not keep_work_dir:
+                shutil.rmtree(work_dir, ignore_errors=True)
 
 
 async def run(options: RunOptions, progress: Progress | None = None) -> RunResult:
-    progress = progress or Progress()
+    progress = progress or NoProgress()
     if options.inputs < 1:
         raise SpecError(None, "--inputs", "must be at least 1")
     app = load_app(options.app)
@@ -112,144 +213,116 @@ async def run(options: RunOptions, progress: Progress | None = None) -> RunResul
         options.profile.check_matches(list(app.tasks), cluster.node_names, options.profile_source)
         built = build_problem(app, cluster, options.profile)
     mapper = get_mapper(options.mapper)
-
-    token = options.token or new_token()
-    run_id = options.run_id or secrets.token_hex(4)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"jupiter-{run_id}-"))
-    out_dir = options.out_dir or work_dir / "out"
-    state = HomeState(run_id=run_id, exits=list(app.exits), out_dir=out_dir)
-    # GET /home/profile serves the profile the mapper uses from the moment it is known.
-    state.profile = options.profile
-    if options.profile is None and not options.profiling:
-        state.no_profile = NO_PROFILE
     timer = PhaseTimer()
-    stack = contextlib.AsyncExitStack()
-    try:
-        await stack.__aenter__()
-        result = await _run_with(
-            options,
-            app,
-            cluster,
-            built,
-            mapper,
-            token,
-            run_id,
-            work_dir,
-            state,
-            timer,
-            stack,
-            progress,
-        )
-    finally:
-        with timer.phase("teardown"):
-            await stack.aclose()
-            if not options.keep_work_dir:
-                shutil.rmtree(work_dir, ignore_errors=True)
+    async with deployed_agents(
+        app,
+        cluster,
+        options.backend,
+        run_id=options.run_id,
+        token=options.token,
+        out_dir=options.out_dir,
+        home_bind=options.home_bind,
+        home_port=options.home_port,
+        home_url=options.home_url,
+        register_timeout=options.register_timeout,
+        keep_work_dir=options.keep_work_dir,
+        timer=timer,
+        progress=progress,
+    ) as context:
+        # GET /home/profile serves the profile the mapper uses from the moment it is known.
+        context.state.profile = options.profile
+        if options.profile is None and not options.profiling:
+            context.state.no_profile = NO_PROFILE
+        with timer.phase("profile"):
+            profile = await profile_phase(context, options, built)
+        if profile is not options.profile:
+            built = build_problem(app, cluster, profile)
+        with timer.phase("map"):
+            schedule = mapper(built.problem)
+            schedule.check(built.problem)
+        with timer.phase("dispatch"):
+            await dispatch_phase(context, schedule)
+        with timer.phase("stream"):
+            injected_at = await stream_phase(context, options, schedule)
+            stats = await gather_stats(context)
+        result = collect_result(context, built, schedule, injected_at, stats)
+        result.profile = profile
     result.phases = dict(timer.seconds)
     return result
 
 
-async def _run_with(
-    options: RunOptions,
-    app: App,
-    cluster: Cluster,
-    built: BuiltProblem,
-    mapper: Callable[[Any], Schedule],
-    token: str,
-    run_id: str,
-    work_dir: Path,
-    state: HomeState,
-    timer: PhaseTimer,
-    stack: contextlib.AsyncExitStack,
-    progress: Progress,
-) -> RunResult:
-    auth = auth_headers(token)
-    nodes = cluster.node_names
-    with timer.phase("deploy"):
-        bound_url = await stack.enter_async_context(
-            home_server(state, token, options.home_bind, options.home_port)
-        )
-        home_url = options.home_url or bound_url
-        session = await stack.enter_async_context(
-            aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-                connector=aiohttp.TCPConnector(limit=0),
-            )
-        )
-        state.session = session
-        if options.external_agents:
-            # Registered below, before the session closes: stack exits run in reverse.
-            stack.push_async_callback(_shutdown_agents, session, state, auth)
-            progress.phase("deploy", len(nodes))
-        else:
-            backend = await stack.enter_async_context(LocalBackend(token, work_dir))
-            backend.on_agent_exit(
-                lambda node, code: state.fail(
-                    f"agent {node} exited with code {code}"
-                    + (f"; its log ends:\n{log}" if (log := backend.agent_log(node)) else "")
-                )
-            )
-            progress.phase("deploy", len(nodes))
-            await backend.start_all(app, cluster, run_id, home_url)
-        register_timeout = options.register_timeout
-        await state.wait_for(
-            lambda: _advance(progress, len(state.agents)) >= len(nodes),
-            timeout=60 + 0.5 * len(nodes) if register_timeout is None else register_timeout,
-            what="agents to register",
-        )
+async def profile_phase(
+    context: RunContext, options: RunOptions, built: BuiltProblem
+) -> Profile | None:
+    """The profile the mapper works from: the given one, a fresh one, or none (estimates)."""
+    if options.profile is not None or not options.profiling:
+        return options.profile
+    profile = await gather_profile(
+        context.session,
+        dict(context.state.agents),
+        context.app,
+        context.cluster,
+        context.auth,
+        options.profile_settings,
+        context.progress,
+    )
+    context.state.profile = profile
+    return profile
 
-    profile = options.profile
-    with timer.phase("profile"):
-        if profile is None and options.profiling:
-            profile = await gather_profile(
-                session, dict(state.agents), app, cluster, auth, options.profile_settings, progress
-            )
-            state.profile = profile
-            built = build_problem(app, cluster, profile)
 
-    with timer.phase("map"):
-        problem = built.problem
-        schedule = mapper(problem)
-        schedule.check(problem)
-
-    with timer.phase("dispatch"):
-        addresses = {**state.agents, HOME: home_url}
-        deployment = {"mapping": schedule.mapping, "addresses": addresses}
-        await asyncio.gather(
-            *(_post(session, f"{state.agents[n]}/circe/deploy", deployment, auth) for n in nodes)
+async def dispatch_phase(context: RunContext, schedule: Schedule) -> None:
+    """Push the mapping (the desired state) and every address to every agent."""
+    agents = context.state.agents
+    deployment = {"mapping": schedule.mapping, "addresses": {**agents, HOME: context.home_url}}
+    await asyncio.gather(
+        *(
+            _post(context.session, f"{agents[node]}/circe/deploy", deployment, context.auth)
+            for node in context.cluster.node_names
         )
+    )
 
+
+async def stream_phase(
+    context: RunContext, options: RunOptions, schedule: Schedule
+) -> dict[int, float]:
+    """Inject every input at its sources' nodes and wait for every exit output; returns
+    when each input was injected."""
+    state, app, progress = context.state, context.app, context.progress
     injected_at: dict[int, float] = {}
-    with timer.phase("stream"):
-        progress.phase("stream", options.inputs)
-        for input_id in range(options.inputs):
-            if options.max_in_flight is not None:
-                await state.wait_for(
-                    lambda: _in_flight(state, injected_at) < options.max_in_flight,  # type: ignore[operator]
-                    timeout=options.timeout,
-                    what=f"room to inject input {input_id}",
-                )
-            injected_at[input_id] = time.time()
-            await asyncio.gather(
-                *(
-                    _inject(
-                        session, app, state.agents[schedule.mapping[source]], source, input_id, auth
-                    )
-                    for source in app.sources
-                )
+    progress.phase("stream", options.inputs)
+    for input_id in range(options.inputs):
+        if options.max_in_flight is not None:
+            await state.wait_for(
+                lambda: _in_flight(state, injected_at) < options.max_in_flight,  # type: ignore[operator]
+                timeout=options.timeout,
+                what=f"room to inject input {input_id}",
             )
-            progress.advance(sum(state.complete(k) for k in injected_at))
-            if options.interval > 0 and input_id + 1 < options.inputs:
-                await asyncio.sleep(options.interval)
-        await state.wait_for(
-            lambda: (
-                _advance(progress, sum(state.complete(k) for k in injected_at)) >= options.inputs
-            ),
-            timeout=options.timeout,
-            what="every input's exit outputs",
+        injected_at[input_id] = time.time()
+        await asyncio.gather(
+            *(
+                _inject(context, state.agents[schedule.mapping[source]], source, input_id)
+                for source in app.sources
+            )
         )
-        stats = await _gather_stats(session, state, auth)
+        progress.advance(sum(state.complete(k) for k in injected_at))
+        if options.interval > 0 and input_id + 1 < options.inputs:
+            await asyncio.sleep(options.interval)
+    await state.wait_for(
+        lambda: _advance(progress, sum(state.complete(k) for k in injected_at)) >= options.inputs,
+        timeout=options.timeout,
+        what="every input's exit outputs",
+    )
+    return injected_at
 
+
+def collect_result(
+    context: RunContext,
+    built: BuiltProblem,
+    schedule: Schedule,
+    injected_at: dict[int, float],
+    stats: list[dict[str, Any]],
+) -> RunResult:
+    state = context.state
     completed_at = {
         k: max(d.received_at for d in state.deliveries[k].values()) for k in injected_at
     }
@@ -257,9 +330,9 @@ async def _run_with(
         k: {task: str(d.path) for task, d in state.deliveries[k].items()} for k in injected_at
     }
     return RunResult(
-        run_id=run_id,
-        app=app,
-        cluster=cluster,
+        run_id=context.run_id,
+        app=context.app,
+        cluster=context.cluster,
         schedule=schedule,
         figure_sources=built.sources,
         phases={},
@@ -269,28 +342,29 @@ async def _run_with(
         duplicates=list(state.duplicates),
         stats=stats,
         out_dir=state.out_dir,
-        profile=profile,
+        backend=context.backend.name,
+    )
+
+
+async def gather_stats(context: RunContext) -> list[dict[str, Any]]:
+    """Every agent's per-(task, input) records, on one timeline."""
+
+    async def one(url: str) -> list[dict[str, Any]]:
+        async with context.session.get(f"{url}/circe/stats", headers=context.auth) as response:
+            if response.status >= 300:
+                raise RunError(f"{url}/circe/stats: HTTP {response.status}")
+            return list((await response.json())["records"])
+
+    per_node = await asyncio.gather(*(one(url) for url in context.state.agents.values()))
+    return sorted(
+        (record for records in per_node for record in records),
+        key=lambda r: (r["input_id"], r["start"] or 0.0, r["task"]),
     )
 
 
 def _advance(progress: Progress, done: int) -> int:
     progress.advance(done)
     return done
-
-
-async def _shutdown_agents(
-    session: aiohttp.ClientSession, state: HomeState, auth: dict[str, str]
-) -> None:
-    """Ask every registered agent to exit; one that is already gone is no error."""
-
-    async def one(url: str) -> None:
-        with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
-            async with session.post(
-                f"{url}/shutdown", headers=auth, timeout=aiohttp.ClientTimeout(total=5)
-            ):
-                pass
-
-    await asyncio.gather(*(one(url) for url in state.agents.values()))
 
 
 def _in_flight(state: HomeState, injected_at: dict[int, float]) -> int:
@@ -305,31 +379,8 @@ async def _post(
             raise RunError(f"{url}: HTTP {response.status}: {(await response.text())[:300]}")
 
 
-async def _inject(
-    session: aiohttp.ClientSession,
-    app: App,
-    agent_url: str,
-    source: str,
-    input_id: int,
-    auth: dict[str, str],
-) -> None:
+async def _inject(context: RunContext, agent_url: str, source: str, input_id: int) -> None:
     # The input originates on the source's node, so handing it over is not WAN traffic.
-    path = app.input_for(source, input_id)
+    path = context.app.input_for(source, input_id)
     url = f"{agent_url}/circe/inject/{input_id}/{source}"
-    await send_file(session, url, path, LinkEmulator(None), auth)
-
-
-async def _gather_stats(
-    session: aiohttp.ClientSession, state: HomeState, auth: dict[str, str]
-) -> list[dict[str, Any]]:
-    async def one(url: str) -> list[dict[str, Any]]:
-        async with session.get(f"{url}/circe/stats", headers=auth) as response:
-            if response.status >= 300:
-                raise RunError(f"{url}/circe/stats: HTTP {response.status}")
-            return list((await response.json())["records"])
-
-    per_node = await asyncio.gather(*(one(url) for url in state.agents.values()))
-    return sorted(
-        (record for records in per_node for record in records),
-        key=lambda r: (r["input_id"], r["start"] or 0.0, r["task"]),
-    )
+    await send_file(context.session, url, path, LinkEmulator(None), context.auth)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from jupiter.controller.run import Progress
+from jupiter.progress import NoProgress, Progress
 from jupiter.errors import RunError
 from jupiter.k8s import names, pods
 from jupiter.k8s.client import ApiFailure, api_errors, to_resource
@@ -57,7 +57,7 @@ class Deployment:
         self.objects = objects
         self.namespace = namespace
         self.run_id = run_id
-        self.progress = progress or Progress()
+        self.progress = progress or NoProgress()
         self.warn = warn
         self.created: list[str] = []
         self.own_namespace = False

@@ -1,0 +1,200 @@
+"""The hosts backend: agents a user started by hand (`jupiter agent --listen HOST:PORT
+--token-file F`) on machines of their own, a Raspberry Pi or a VM, no Kubernetes needed;
+cluster.yaml gives each node's `address`. The home enlists each agent in the run (it uploads
+the app folder and says which node the agent is), the agents register as usual, and at the
+end each is sent back to standby, ready for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import socket
+import tarfile
+from typing import Any
+
+import aiohttp
+
+from jupiter.agent.auth import auth_headers
+from jupiter.api.hosts import BUNDLE, HEALTH, JOIN, MAX_BUNDLE_BYTES, JoinRequest
+from jupiter.cluster.spec import Cluster
+from jupiter.controller.backend import AgentLaunch
+from jupiter.errors import RunError, SpecError
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT_S = 30.0
+# How often each agent's /health is polled, and how many misses in a row mean it is lost.
+WATCH_INTERVAL_S = 1.0
+WATCH_MISSES = 3
+SHUTDOWN_TIMEOUT_S = 5.0
+
+
+class HostsBackend:
+    name = "hosts"
+
+    def __init__(self, home_address: str | None = None) -> None:
+        # The address agents reach the home at; None: the one this machine routes to them from.
+        self._home_address = home_address
+        self._launch: AgentLaunch | None = None
+        self._addresses: dict[str, str] = {}
+        self._watcher: asyncio.Task[None] | None = None
+
+    def home_host(self, cluster: Cluster) -> str:
+        addresses = node_addresses(cluster)
+        if self._home_address is not None:
+            return self._home_address
+        return _routed_address(next(iter(addresses.values())))
+
+    async def start(self, launch: AgentLaunch) -> None:
+        self._launch = launch
+        self._addresses = node_addresses(launch.cluster)
+        bundle = _pack(launch)
+        await asyncio.gather(
+            *(
+                self._enlist(launch, node, address, bundle)
+                for node, address in self._addresses.items()
+            )
+        )
+        self._watcher = asyncio.ensure_future(self._watch(launch))
+
+    async def _enlist(self, launch: AgentLaunch, node: str, address: str, bundle: bytes) -> None:
+        base = f"http://{address}"
+        where = f"node {node}: the agent at {address}"
+        timeout = aiohttp.ClientTimeout(total=CALL_TIMEOUT_S)
+        auth = auth_headers(launch.token)
+        try:
+            async with launch.session.get(f"{base}{HEALTH}", timeout=timeout) as response:
+                health = await response.json(content_type=None)
+            if not isinstance(health, dict) or health.get("status") != "standby":
+                raise RunError(f"{where} is busy with another run (its /health: {health})")
+            url = base + BUNDLE.format(run_id=launch.run_id)
+            async with launch.session.put(
+                url, data=bundle, headers=auth, timeout=timeout
+            ) as response:
+                await _check(response, where, "the app bundle")
+            join = JoinRequest(
+                run_id=launch.run_id,
+                node=node,
+                home_url=launch.home_url,
+                advertise_url=base,
+                app=launch.app.to_dict(),
+                cluster=launch.cluster.to_dict(),
+            )
+            async with launch.session.post(
+                f"{base}{JOIN}",
+                data=join.model_dump_json(),
+                headers={**auth, "Content-Type": "application/json"},
+                timeout=timeout,
+            ) as response:
+                await _check(response, where, "joining the run")
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RunError(
+                f"{where} does not answer ({type(error).__name__}: {error}); start it there "
+                f"with `jupiter agent --listen {address} --token-file FILE`"
+            ) from None
+
+    async def _watch(self, launch: AgentLaunch) -> None:
+        """Reports an agent lost once its /health has failed WATCH_MISSES times in a row."""
+        misses = dict.fromkeys(self._addresses, 0)
+        timeout = aiohttp.ClientTimeout(total=WATCH_INTERVAL_S * 2)
+        while misses:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            registered = launch.registered()
+            for node in [n for n in misses if n in registered]:
+                try:
+                    async with launch.session.get(
+                        f"{registered[node]}{HEALTH}", timeout=timeout
+                    ) as response:
+                        misses[node] = 0 if response.status == 200 else misses[node] + 1
+                except (aiohttp.ClientError, TimeoutError):
+                    misses[node] += 1
+                if misses[node] >= WATCH_MISSES:
+                    del misses[node]
+                    launch.on_lost(node, f"unreachable at {self._addresses[node]}")
+
+    def agent_log(self, node: str, lines: int = 20) -> str:
+        return ""  # on the agent's own machine: its work dir's last-run.log
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+        launch, self._launch = self._launch, None
+        if launch is None or launch.session.closed:
+            return
+        auth = auth_headers(launch.token)
+        registered = launch.registered()
+
+        async def one(node: str, address: str) -> None:
+            # Back to standby; an agent that never came up for the run ends by its lease.
+            url = registered.get(node, f"http://{address}")
+            try:
+                async with launch.session.post(
+                    f"{url}/shutdown",
+                    headers=auth,
+                    timeout=aiohttp.ClientTimeout(total=SHUTDOWN_TIMEOUT_S),
+                ):
+                    pass
+            except (aiohttp.ClientError, TimeoutError) as error:
+                log.warning("node %s: could not send its agent back to standby: %s", node, error)
+
+        await asyncio.gather(*(one(node, address) for node, address in self._addresses.items()))
+
+
+def node_addresses(cluster: Cluster, source: str = "cluster.yaml") -> dict[str, str]:
+    """node -> HOST:PORT; every node must have one."""
+    missing = [i for i, node in enumerate(cluster.nodes) if node.address is None]
+    if missing:
+        raise SpecError(
+            source,
+            f"nodes[{missing[0]}].address",
+            "the hosts backend needs every node's HOST:PORT, where `jupiter agent --listen "
+            "HOST:PORT` runs",
+        )
+    return {node.name: str(node.address) for node in cluster.nodes}
+
+
+def _pack(launch: AgentLaunch) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path in sorted(launch.app.root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.add(path, arcname=str(path.relative_to(launch.app.root)))
+    data = buffer.getvalue()
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise SpecError(
+            launch.app.root,
+            None,
+            f"the app folder packs to {len(data)} bytes, over the hosts backend's "
+            f"{MAX_BUNDLE_BYTES}: keep large data out of the app folder",
+        )
+    return data
+
+
+async def _check(response: aiohttp.ClientResponse, where: str, what: str) -> None:
+    if response.status == 401:
+        raise RunError(f"{where} refused the run token: give both the same --token-file")
+    if response.status >= 300:
+        detail: Any = (await response.text())[:300]
+        raise RunError(f"{where} refused {what}: HTTP {response.status}: {detail}")
+
+
+def _routed_address(address: str) -> str:
+    """The local address this machine reaches `address` (HOST:PORT) from."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        family, _, _, _, target = socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)[0]
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect(target)  # no packet is sent: this only asks for a route
+            return str(probe.getsockname()[0])
+    except OSError as error:
+        raise RunError(f"cannot reach agent address {address}: {error}") from None
+
+
+BACKEND = HostsBackend

@@ -1,0 +1,173 @@
+"""The hosts backend as a user meets it: agents started by hand with `jupiter agent` on
+127.0.0.x addresses (separate processes, as on separate machines), listed in cluster.yaml,
+then `jupiter run --backend hosts` twice against the same agents."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .apps import expected_outputs, layered
+
+HOSTS = ("127.0.0.21", "127.0.0.22", "127.0.0.23")
+
+
+@dataclass
+class HandStartedAgent:
+    address: str
+    work_dir: Path
+    process: subprocess.Popen[bytes]
+
+    def health(self) -> dict[str, object]:
+        with urllib.request.urlopen(f"http://{self.address}/health", timeout=5) as response:
+            return dict(json.loads(response.read()))
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _jupiter(*args: str | Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jupiter", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _wait_for_standby(agent: HandStartedAgent, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if agent.health().get("status") == "standby":
+                return
+        except OSError:
+            pass
+        assert agent.process.poll() is None, "the agent exited"
+        assert time.monotonic() < deadline, f"no standby agent at {agent.address}"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def token_file(tmp_path: Path) -> Path:
+    return tmp_path / "token"
+
+
+@pytest.fixture
+def agents(tmp_path: Path, token_file: Path) -> Iterator[list[HandStartedAgent]]:
+    started: list[HandStartedAgent] = []
+    try:
+        for i, host in enumerate(HOSTS):
+            address = f"{host}:{_free_port(host)}"
+            work_dir = tmp_path / f"agent{i}"
+            process = subprocess.Popen(
+                [sys.executable, "-m", "jupiter", "agent", "--listen", address]
+                + ["--token-file", str(token_file), "--work-dir", str(work_dir)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            started.append(HandStartedAgent(address, work_dir, process))
+            if i == 0:
+                # The first agent creates the token file; the others share it.
+                _wait_for_standby(started[0])
+        for agent in started:
+            _wait_for_standby(agent)
+        yield started
+    finally:
+        for agent in started:
+            if agent.process.poll() is None:
+                agent.process.send_signal(signal.SIGTERM)
+        for agent in started:
+            try:
+                agent.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                agent.process.kill()
+                agent.process.wait()
+            if agent.process.stderr is not None:
+                agent.process.stderr.close()
+
+
+def _cluster_file(tmp_path: Path, agents: list[HandStartedAgent]) -> Path:
+    nodes = [
+        {"name": f"pi{i}", "region": region, "address": agent.address}
+        for i, (agent, region) in enumerate(zip(agents, ("sfo", "nyc", "ams"), strict=True))
+    ]
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump({"nodes": nodes}))
+    return path
+
+
+def test_two_runs_on_hand_started_agents(
+    tmp_path: Path, agents: list[HandStartedAgent], token_file: Path
+) -> None:
+    app = layered(tmp_path / "app", 8)
+    cluster = _cluster_file(tmp_path, agents)
+    assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+
+    for attempt, extra in enumerate((["--no-profile"], [])):
+        out = tmp_path / f"out{attempt}"
+        done = _jupiter(
+            "run", app, "--backend", "hosts", "--cluster", cluster, "--token-file", token_file,
+            "--inputs", "4", "--mapper", "round-robin", "--out", out, "--quiet", *extra,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        for input_id in range(4):
+            expected = expected_outputs(app, input_id)
+            got = {task: (out / str(input_id) / task).read_text() for task in expected}
+            assert got == expected, f"run {attempt}, input {input_id}"
+        # Every agent is back in standby, its run's folder gone, ready for the next run.
+        for agent in agents:
+            _wait_for_standby(agent)
+            assert sorted(p.name for p in agent.work_dir.iterdir()) == ["last-run.log"]
+
+    for agent in agents:
+        agent.process.send_signal(signal.SIGTERM)
+        assert agent.process.wait(timeout=20) == 0
+        assert not agent.work_dir.exists() or not any(
+            p.name.startswith("run-") for p in agent.work_dir.iterdir()
+        )
+
+
+def test_a_wrong_token_is_refused_by_name(
+    tmp_path: Path, agents: list[HandStartedAgent]
+) -> None:
+    other = tmp_path / "other-token"
+    other.write_text("not-the-agents-token\n")
+    os.chmod(other, 0o600)
+    done = _jupiter(
+        "run", layered(tmp_path / "app", 4), "--backend", "hosts",
+        "--cluster", _cluster_file(tmp_path, agents), "--token-file", other, "--no-profile",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "refused the run token: give both the same --token-file" in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    for agent in agents:
+        _wait_for_standby(agent)
+
+
+def test_a_node_without_an_address_is_a_spec_error(tmp_path: Path) -> None:
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text(yaml.safe_dump({"nodes": [{"name": "pi0", "region": "sfo"}]}))
+    token = tmp_path / "token"
+    token.write_text("t0ken\n")
+    done = _jupiter(
+        "run", layered(tmp_path / "app", 4), "--backend", "hosts", "--cluster", cluster,
+        "--token-file", token, "--no-profile",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "nodes[0].address" in done.stderr
