@@ -144,9 +144,40 @@ def test_result_unpacks_a_saved_home_log(
     out = tmp_path / "home-out"
     (out / "0").mkdir(parents=True)
     (out / "0" / "d").write_text("24\n")
+    # The smallest report the contract allows (docs/report.schema.json).
     report = {
-        "inputs": [{"id": 0, "makespan": 0.2, "outputs": {"d": str(out / "0" / "d")}}],
-        "makespan": {"mean": 0.2},
+        "version": 1,
+        "run_id": "r1",
+        "app": "diamond",
+        "mapper": "heft",
+        "nodes": [],
+        "emulated": False,
+        "sources": [],
+        "mapping": {},
+        "predicted_makespan": 0.1,
+        "predicted_schedule": [],
+        "figure_sources": {},
+        "execution": {},
+        "profile": None,
+        "inputs": [
+            {
+                "id": 0,
+                "injected_at": 1.0,
+                "completed_at": 1.2,
+                "makespan": 0.2,
+                "outputs": {"d": str(out / "0" / "d")},
+            }
+        ],
+        "makespan": {"mean": 0.2, "median": 0.2, "min": 0.2, "max": 0.2},
+        "throughput": {
+            "inputs": 1,
+            "seconds": 0.2,
+            "per_second": 5.0,
+            "median_completion_gap": None,
+        },
+        "phases": {},
+        "duplicates": [],
+        "stats": [],
     }
     log = tmp_path / "home.log"
     lines = [

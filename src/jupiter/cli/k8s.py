@@ -26,6 +26,7 @@ from jupiter.k8s.render import RenderOptions, Resources, render
 from jupiter.k8s.settings import RunSettings
 from jupiter.mapper.registry import get_mapper
 from jupiter.planning.problem import build_problem
+from jupiter.report.model import parse_report
 from jupiter.report.report import write_report
 
 
@@ -182,14 +183,14 @@ def result_command(log_file: Path, out_dir: Path, report_dir: Path | None) -> No
         raise RunError(f"the run failed in the cluster: {reader.error}")
     if reader.result is None:
         raise SpecError(log_file, None, "no complete result in this log (has the home finished?)")
-    report = save_outputs(reader.result, out_dir)
+    report = parse_report(save_outputs(reader.result, out_dir), log_file)
     if reader.result.omitted:
         click.echo(f"warning: {reader.result.omitted}", err=True)
     click.echo(f"outputs: {out_dir}")
     if report_dir is not None:
         click.echo(f"report: {write_report(report, report_dir)}")
     else:
-        click.echo(json.dumps(report.get("makespan", {})))
+        click.echo(json.dumps(report.makespan.model_dump()))
 
 
 @k8s_group.command("nodes")

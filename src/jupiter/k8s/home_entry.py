@@ -111,7 +111,7 @@ def main() -> int:
         result = asyncio.run(run(options, LogProgress()))
         report = build_report(result, options.mapper)
         assert options.out_dir is not None
-        for line in result_lines(report, options.out_dir, settings.result_limit_bytes):
+        for line in result_lines(report.document(), options.out_dir, settings.result_limit_bytes):
             _say(line)
     except JupiterError as error:
         _say(error_line(str(error)))

@@ -31,6 +31,14 @@ from jupiter.k8s.render import RenderOptions, check_image, render
 from jupiter.k8s.settings import RunSettings
 from jupiter.mapper.registry import get_mapper
 from jupiter.planning.problem import build_problem
+from jupiter.report.model import (
+    KubernetesSection,
+    PodRole,
+    Report,
+    Roles,
+    SharedObjects,
+    parse_report,
+)
 
 ROLES_NOTE = (
     "The paper's roles (profiler, execution profiler, mapper, dispatcher/executor) share one "
@@ -57,8 +65,8 @@ async def run_on_kubernetes(
     spec: KubernetesRun,
     progress: Progress | None = None,
     warn: Callable[[str], None] = lambda message: None,
-) -> dict[str, Any]:
-    """Runs the app on the cluster; returns report.json's content (outputs saved locally)."""
+) -> Report:
+    """Runs the app on the cluster; returns its report (outputs saved locally)."""
     progress = progress or Progress()
     app = load_app(spec.app)
     get_mapper(spec.settings.mapper)
@@ -99,50 +107,47 @@ async def run_on_kubernetes(
         await client.close()
     if result.omitted:
         warn(result.omitted)
-    report = save_outputs(result, spec.out_dir)
+    report = parse_report(save_outputs(result, spec.out_dir), "the home's report")
     return with_kubernetes_timings(report, deployment.timings, namespace, spec.image, len(objects))
 
 
 def with_kubernetes_timings(
-    report: dict[str, Any], timings: Timings, namespace: str, image: str, objects: int
-) -> dict[str, Any]:
+    report: Report, timings: Timings, namespace: str, image: str, objects: int
+) -> Report:
     """The home's report, with deploy and teardown as the client measured them."""
-    home_phases = dict(report.get("phases", {}))
+    home_phases = dict(report.phases)
     phases = {
         **home_phases,
         "deploy": timings.deploy.get("total", 0.0),
         "teardown": timings.teardown.get("total", 0.0),
     }
-    agents = len(report.get("nodes", []))
-    roles = {
-        names.AGENT: {
-            "pods": agents,
-            "deploy": timings.deploy.get(names.AGENT, 0.0),
-            "teardown": timings.teardown.get(names.AGENT, 0.0),
-        },
-        names.HOME: {
-            "pods": 1,
-            "deploy": timings.deploy.get(names.HOME, 0.0),
-            "teardown": timings.teardown.get(names.HOME, 0.0),
-        },
-        "shared": {
-            "deploy": timings.deploy.get("shared", 0.0),
-            "teardown": timings.teardown.get("shared", 0.0),
-        },
-    }
-    return {
-        **report,
-        "backend": "kubernetes",
-        "phases": phases,
-        "kubernetes": {
-            "namespace": namespace,
-            "image": image,
-            "objects": objects,
-            "roles": roles,
-            "home_phases": home_phases,
-            "note": ROLES_NOTE,
-        },
-    }
+    roles = Roles(
+        agent=PodRole(
+            pods=len(report.nodes),
+            deploy=timings.deploy.get(names.AGENT, 0.0),
+            teardown=timings.teardown.get(names.AGENT, 0.0),
+        ),
+        home=PodRole(
+            pods=1,
+            deploy=timings.deploy.get(names.HOME, 0.0),
+            teardown=timings.teardown.get(names.HOME, 0.0),
+        ),
+        shared=SharedObjects(
+            deploy=timings.deploy.get("shared", 0.0),
+            teardown=timings.teardown.get("shared", 0.0),
+        ),
+    )
+    kubernetes = KubernetesSection(
+        namespace=namespace,
+        image=image,
+        objects=objects,
+        roles=roles,
+        home_phases=home_phases,
+        note=ROLES_NOTE,
+    )
+    return report.model_copy(
+        update={"backend": "kubernetes", "phases": phases, "kubernetes": kubernetes}
+    )
 
 
 def _follow_timeout(settings: RunSettings) -> float:

@@ -40,7 +40,3 @@ def execution_comparison(
             },
         }
     return comparison
-
-
-def profile_document(profile: Profile | None) -> dict[str, Any] | None:
-    return None if profile is None else profile.model_dump()

@@ -6,51 +6,52 @@ from __future__ import annotations
 
 import colorsys
 import html
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from jupiter.report.model import Report, TaskStats, Throughput
 
 ROW_HEIGHT = 22
 LABEL_WIDTH = 90
 CHART_WIDTH = 900
 
 
-def write_html_report(report: dict[str, Any], directory: Path) -> Path:
+def write_html_report(report: Report, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "report.html"
     path.write_text(render(report))
     return path
 
 
-def _throughput_rows(rate: dict[str, Any] | None) -> list[tuple[str, str]]:
-    if not rate or rate.get("per_second") is None:
+def _throughput_rows(rate: Throughput) -> list[tuple[str, str]]:
+    if rate.per_second is None:
         return []
-    rows = [("throughput", f"{rate['per_second']:.2f} inputs/s over {rate['seconds']:.2f} s")]
-    if rate.get("median_completion_gap") is not None:
-        rows.append(("median gap between completions", f"{rate['median_completion_gap']:.3f} s"))
+    rows = [("throughput", f"{rate.per_second:.2f} inputs/s over {rate.seconds:.2f} s")]
+    if rate.median_completion_gap is not None:
+        rows.append(("median gap between completions", f"{rate.median_completion_gap:.3f} s"))
     return rows
 
 
-def render(report: dict[str, Any]) -> str:
-    title = f"Jupiter run {report['run_id']}: {report['app']}"
-    spans = report["makespan"]
+def render(report: Report) -> str:
+    title = f"Jupiter run {report.run_id}: {report.app}"
+    spans = report.makespan
     summary = [
-        ("mapper", report["mapper"]),
-        ("nodes", str(len(report["nodes"]))),
-        ("inputs", str(len(report["inputs"]))),
-        ("makespan mean", f"{spans['mean']:.3f} s"),
-        ("makespan min / max", f"{spans['min']:.3f} / {spans['max']:.3f} s"),
-        ("predicted (one input)", f"{report['predicted_makespan']:.3f} s"),
-        *_throughput_rows(report.get("throughput")),
-        ("link emulation", "on" if report["emulated"] else "off"),
+        ("mapper", report.mapper),
+        ("nodes", str(len(report.nodes))),
+        ("inputs", str(len(report.inputs))),
+        ("makespan mean", f"{spans.mean:.3f} s"),
+        ("makespan min / max", f"{spans.min:.3f} / {spans.max:.3f} s"),
+        ("predicted (one input)", f"{report.predicted_makespan:.3f} s"),
+        *_throughput_rows(report.throughput),
+        ("link emulation", "on" if report.emulated else "off"),
     ]
-    sources = report.get("figure_sources", {})
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
         _table(["", ""], summary),
         "<h2>Phases</h2>",
-        _phases(report["phases"]),
+        _phases(report.phases),
         "<h2>Timeline</h2><p>Each bar is one task run for one input; the pale part is the time "
         "it waited for its inputs and its node. Hover for details.</p>",
         _gantt(report),
@@ -59,43 +60,55 @@ def render(report: dict[str, Any]) -> str:
             ["task", "node", "region", "predicted start", "predicted finish"],
             [
                 (
-                    a["task"],
-                    a["node"],
-                    _region(report, a["node"]),
-                    f"{a['start']:.3f}",
-                    f"{a['finish']:.3f}",
+                    a.task,
+                    a.node,
+                    _region(report, a.node),
+                    f"{a.start:.3f}",
+                    f"{a.finish:.3f}",
                 )
-                for a in report["predicted_schedule"]
+                for a in report.predicted_schedule
             ],
         ),
         "<h2>Inputs</h2>",
         _table(
             ["input", "makespan (s)"],
-            [(str(i["id"]), f"{i['makespan']:.3f}") for i in report["inputs"]],
+            [(str(i.id), f"{i.makespan:.3f}") for i in report.inputs],
         ),
         "<h2>Where the figures came from</h2>",
-        _table(["figure", "source"], list(sources.items())),
+        _table(["figure", "source"], list(report.figure_sources.items())),
         "</body></html>",
     ]
     return "\n".join(parts)
 
 
-def _gantt(report: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class _Bar:
+    """A task run with a start and a finish: what the timeline can draw."""
+
+    record: TaskStats
+    start: float
+    finish: float
+
+    @staticmethod
+    def of(record: TaskStats) -> _Bar | None:
+        if record.start is None or not record.finish:
+            return None
+        return _Bar(record, record.start, record.finish)
+
+
+def _gantt(report: Report) -> str:
     # Sources take no time: they only mark where an input entered.
-    sources = set(report.get("sources", []))
-    records = [
-        r
-        for r in report["stats"]
-        if r["task"] not in sources and r.get("start") is not None and r.get("finish")
-    ]
-    if not records:
+    sources = set(report.sources)
+    bars = (_Bar.of(r) for r in report.stats if r.task not in sources)
+    ran = [bar for bar in bars if bar is not None]
+    if not ran:
         return "<p>No task ran.</p>"
-    origin = min(i["injected_at"] for i in report["inputs"])
-    end = max(max(r["finish"] for r in records), max(i["completed_at"] for i in report["inputs"]))
+    origin = min(i.injected_at for i in report.inputs)
+    end = max(max(r.finish for r in ran), max(i.completed_at for i in report.inputs))
     scale = CHART_WIDTH / max(end - origin, 1e-9)
-    nodes = [n["name"] for n in report["nodes"]]
-    used = [n for n in nodes if any(r["node"] == n for r in records)]
-    tasks = sorted({r["task"] for r in records})
+    nodes = [n.name for n in report.nodes]
+    used = [n for n in nodes if any(r.record.node == n for r in ran)]
+    tasks = sorted({r.record.task for r in ran})
     colours = {t: _colour(i, len(tasks)) for i, t in enumerate(tasks)}
     height = ROW_HEIGHT * len(used) + 30
     svg = [
@@ -110,22 +123,23 @@ def _gantt(report: dict[str, Any]) -> str:
             f"<line x1='{LABEL_WIDTH}' x2='{LABEL_WIDTH + CHART_WIDTH}' y1='{y + ROW_HEIGHT}' "
             f"y2='{y + ROW_HEIGHT}' stroke='#eee'/>"
         )
-        for r in (r for r in records if r["node"] == node):
-            x0 = LABEL_WIDTH + (r["start"] - origin) * scale
-            width = max((r["finish"] - r["start"]) * scale, 1.0)
+        for bar in (bar for bar in ran if bar.record.node == node):
+            r = bar.record
+            x0 = LABEL_WIDTH + (bar.start - origin) * scale
+            width = max((bar.finish - bar.start) * scale, 1.0)
             tip = (
-                f"{r['task']} input {r['input_id']} on {node}: waited {r['waiting'] or 0:.3f} s, "
-                f"ran {r['duration'] or 0:.3f} s"
+                f"{r.task} input {r.input_id} on {node}: waited {r.waiting or 0:.3f} s, "
+                f"ran {r.duration or 0:.3f} s"
             )
-            if r.get("enter") is not None and r["enter"] < r["start"]:
-                wx = LABEL_WIDTH + (r["enter"] - origin) * scale
+            if r.enter is not None and r.enter < bar.start:
+                wx = LABEL_WIDTH + (r.enter - origin) * scale
                 svg.append(
                     f"<rect x='{wx:.1f}' y='{y + 8}' width='{max(x0 - wx, 0.5):.1f}' height='6' "
-                    f"fill='{colours[r['task']]}' opacity='0.25'><title>{_e(tip)}</title></rect>"
+                    f"fill='{colours[r.task]}' opacity='0.25'><title>{_e(tip)}</title></rect>"
                 )
             svg.append(
                 f"<rect x='{x0:.1f}' y='{y + 3}' width='{width:.1f}' height='{ROW_HEIGHT - 6}' "
-                f"fill='{colours[r['task']]}'><title>{_e(tip)}</title></rect>"
+                f"fill='{colours[r.task]}'><title>{_e(tip)}</title></rect>"
             )
     axis_y = ROW_HEIGHT * len(used) + 15
     for tick in range(6):
@@ -155,8 +169,8 @@ def _table(header: list[str], rows: list[tuple[str, ...]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _region(report: dict[str, Any], node: str) -> str:
-    return next((n["region"] for n in report["nodes"] if n["name"] == node), "")
+def _region(report: Report, node: str) -> str:
+    return next((n.region for n in report.nodes if n.name == node), "")
 
 
 def _colour(index: int, count: int) -> str:

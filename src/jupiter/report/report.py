@@ -1,70 +1,80 @@
-"""report.json (the DESIGN.md contract) and the summary table printed after a run."""
+"""report.json (the contract in model.py) and the summary table printed after a run."""
 
 from __future__ import annotations
 
 import itertools
-import json
 import statistics
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from jupiter.controller.run import RunResult
-from jupiter.profiler.summary import execution_comparison, profile_document
+from jupiter.profiler.summary import execution_comparison
+from jupiter.report.model import (
+    REPORT_VERSION,
+    Duplicate,
+    InputRecord,
+    MakespanSummary,
+    NodeEntry,
+    PlannedRun,
+    Report,
+    TaskExecution,
+    TaskStats,
+    Throughput,
+)
 
-REPORT_VERSION = 1
 
-
-def build_report(result: RunResult, mapper: str) -> dict[str, Any]:
+def build_report(result: RunResult, mapper: str) -> Report:
     makespans = result.makespans
     values = list(makespans.values())
     schedule = result.schedule
-    return {
-        "version": REPORT_VERSION,
-        "run_id": result.run_id,
-        "app": result.app.name,
-        "mapper": mapper,
-        "nodes": [
-            {"name": n.name, "region": n.region, "speed": n.speed} for n in result.cluster.nodes
+    # Profiled seconds per (task, node) beside the durations the executors measured.
+    execution = execution_comparison(result.app.tasks, result.profile, result.stats)
+    return Report(
+        version=REPORT_VERSION,
+        run_id=result.run_id,
+        app=result.app.name,
+        mapper=mapper,
+        nodes=[
+            NodeEntry(name=n.name, region=n.region, speed=n.speed) for n in result.cluster.nodes
         ],
-        "emulated": result.cluster.emulate,
-        "sources": list(result.app.sources),
-        "mapping": schedule.mapping,
-        "predicted_makespan": schedule.makespan,
-        "predicted_schedule": [
-            {"task": a.task, "node": a.node, "start": a.start, "finish": a.finish}
+        emulated=result.cluster.emulate,
+        sources=list(result.app.sources),
+        mapping=schedule.mapping,
+        predicted_makespan=schedule.makespan,
+        predicted_schedule=[
+            PlannedRun(task=a.task, node=a.node, start=a.start, finish=a.finish)
             for a in sorted(schedule.assignments.values(), key=lambda a: (a.start, a.task))
         ],
-        "figure_sources": result.figure_sources,
-        # Profiled seconds per (task, node) beside the durations the executors measured.
-        "execution": execution_comparison(result.app.tasks, result.profile, result.stats),
-        "profile": profile_document(result.profile),
-        "inputs": [
-            {
-                "id": k,
-                "injected_at": result.injected_at[k],
-                "completed_at": result.completed_at[k],
-                "makespan": makespans[k],
-                "outputs": result.outputs[k],
-            }
+        figure_sources=result.figure_sources,
+        execution={task: TaskExecution.model_validate(row) for task, row in execution.items()},
+        profile=result.profile,
+        inputs=[
+            InputRecord(
+                id=k,
+                injected_at=result.injected_at[k],
+                completed_at=result.completed_at[k],
+                makespan=makespans[k],
+                outputs=result.outputs[k],
+            )
             for k in makespans
         ],
-        "makespan": {
-            "mean": statistics.fmean(values),
-            "median": statistics.median(values),
-            "min": min(values),
-            "max": max(values),
-        },
-        "throughput": throughput(result.injected_at, result.completed_at),
-        "phases": result.phases,
-        "duplicates": [{"input_id": k, "task": t} for k, t in result.duplicates],
-        "stats": result.stats,
-    }
+        makespan=MakespanSummary(
+            mean=statistics.fmean(values),
+            median=statistics.median(values),
+            min=min(values),
+            max=max(values),
+        ),
+        throughput=throughput(result.injected_at, result.completed_at),
+        phases=result.phases,
+        duplicates=[Duplicate(input_id=k, task=t) for k, t in result.duplicates],
+        # The executors' records came as JSON from /circe/stats: checked against the contract.
+        stats=[TaskStats.model_validate(record) for record in result.stats],
+    )
 
 
-def throughput(injected_at: dict[int, float], completed_at: dict[int, float]) -> dict[str, Any]:
+def throughput(injected_at: dict[int, float], completed_at: dict[int, float]) -> Throughput:
     """How fast the stream went through, as opposed to how long one input took.
 
     With many inputs in flight, an input's makespan includes its wait behind the others;
@@ -75,37 +85,33 @@ def throughput(injected_at: dict[int, float], completed_at: dict[int, float]) ->
     done = sorted(completed_at.values())
     span = done[-1] - min(injected_at[k] for k in completed_at) if done else 0.0
     gaps = [b - a for a, b in itertools.pairwise(done)]
-    return {
-        "inputs": len(done),
-        "seconds": span,
-        "per_second": len(done) / span if span > 0 else None,
-        "median_completion_gap": statistics.median(gaps) if gaps else None,
-    }
+    return Throughput(
+        inputs=len(done),
+        seconds=span,
+        per_second=len(done) / span if span > 0 else None,
+        median_completion_gap=statistics.median(gaps) if gaps else None,
+    )
 
 
-def write_report(report: dict[str, Any], directory: Path) -> Path:
+def write_report(report: Report, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "report.json"
-    path.write_text(json.dumps(report, indent=2))
+    path.write_text(report.to_json())
     return path
 
 
-def print_summary(report: dict[str, Any], console: Console) -> None:
-    table = Table(
-        title=f"{report['app']} — {len(report['inputs'])} inputs, mapper {report['mapper']}"
-    )
+def print_summary(report: Report, console: Console) -> None:
+    table = Table(title=f"{report.app} — {len(report.inputs)} inputs, mapper {report.mapper}")
     table.add_column("input", justify="right")
     table.add_column("makespan (s)", justify="right")
-    for entry in report["inputs"]:
-        table.add_row(str(entry["id"]), f"{entry['makespan']:.3f}")
-    spans = report["makespan"]
+    for entry in report.inputs:
+        table.add_row(str(entry.id), f"{entry.makespan:.3f}")
     table.add_section()
-    table.add_row("mean", f"{spans['mean']:.3f}")
-    table.add_row("predicted", f"{report['predicted_makespan']:.3f}")
-    rate = report["throughput"]
-    if rate["per_second"] is not None:
+    table.add_row("mean", f"{report.makespan.mean:.3f}")
+    table.add_row("predicted", f"{report.predicted_makespan:.3f}")
+    if report.throughput.per_second is not None:
         table.add_section()
-        table.add_row("throughput", f"{rate['per_second']:.2f}/s")
+        table.add_row("throughput", f"{report.throughput.per_second:.2f}/s")
     console.print(table)
-    phases = "  ".join(f"{name} {seconds:.2f}s" for name, seconds in report["phases"].items())
+    phases = "  ".join(f"{name} {seconds:.2f}s" for name, seconds in report.phases.items())
     console.print(f"phases: {phases}")

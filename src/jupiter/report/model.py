@@ -1,0 +1,243 @@
+"""report.json as a contract: what `jupiter run --report DIR` writes and `jupiter k8s` reads.
+
+The field names and shapes are the ones report.json has always had; docs/report.schema.json
+is this model's JSON Schema, committed so that a change to the contract shows up in review
+(tests/report/test_report_schema.py compares the two). Every part refuses unknown fields, as the
+HTTP bodies do: a report that does not match is an error, never silently trimmed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jupiter.errors import SpecError
+from jupiter.profiler.model import Profile
+from jupiter.specfile import read_spec_text
+
+REPORT_VERSION = 1
+
+# Keys only the Kubernetes backend writes: a local run's report.json does not have them at
+# all (rather than null), as before the contract was a model.
+BACKEND_ONLY = ("outputs_omitted", "backend", "kubernetes")
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NodeEntry(Part):
+    """One node of the cluster the run used."""
+
+    name: str = Field(description="Node name, as in the mapping and the stats records.")
+    region: str = Field(description="Region the node stands for (sets its emulated links).")
+    speed: float = Field(description="Relative compute speed; 0.5 takes twice as long as 1.0.")
+
+
+class PlannedRun(Part):
+    """One task as the mapper placed it, for one input on an idle cluster."""
+
+    task: str = Field(description="Task or source name.")
+    node: str = Field(description="Node the task is mapped to.")
+    start: float = Field(description="Predicted start, seconds after the input entered.")
+    finish: float = Field(description="Predicted finish, seconds after the input entered.")
+
+
+class MeasuredRuns(Part):
+    """How long a task's runs on one node took during the run."""
+
+    runs: int = Field(description="Number of successful runs measured on this node.")
+    median: float = Field(description="Median run duration, seconds.")
+    mean: float = Field(description="Mean run duration, seconds.")
+    profiled: float | None = Field(
+        description="Seconds the profile predicted on this node; null without a profile."
+    )
+
+
+class TaskExecution(Part):
+    """A task's profiled seconds beside the durations its executors measured."""
+
+    profiled: dict[str, float] | None = Field(
+        description="Profiled seconds per node; null when the run used no execution profile."
+    )
+    measured: dict[str, MeasuredRuns] = Field(
+        description="Measured run durations per node the task ran on."
+    )
+
+
+class InputRecord(Part):
+    """One streamed input, from injection at the sources to its last exit output."""
+
+    id: int = Field(description="Input id, 0 for the first input injected.")
+    injected_at: float = Field(description="Unix time the input was injected.")
+    completed_at: float = Field(description="Unix time its last exit output reached the home.")
+    makespan: float = Field(description="completed_at - injected_at, seconds.")
+    outputs: dict[str, str | None] = Field(
+        description="Exit task -> path of its output file; null when the Kubernetes backend "
+        "could not bring the file back (see outputs_omitted)."
+    )
+
+
+class MakespanSummary(Part):
+    """Per-input makespans summarised, seconds."""
+
+    mean: float = Field(description="Mean over the inputs.")
+    median: float = Field(description="Median over the inputs.")
+    min: float = Field(description="Shortest makespan.")
+    max: float = Field(description="Longest makespan.")
+
+
+class Throughput(Part):
+    """How fast the stream went through, as opposed to how long one input took."""
+
+    inputs: int = Field(description="Inputs completed.")
+    seconds: float = Field(description="From the first injection to the last completion.")
+    per_second: float | None = Field(
+        description="Inputs completed per second over `seconds`; null if `seconds` is 0."
+    )
+    median_completion_gap: float | None = Field(
+        description="Median seconds between two consecutive completions (the steady-state "
+        "period); null with fewer than two inputs."
+    )
+
+
+class Duplicate(Part):
+    """An output that reached the home more than once (kept once)."""
+
+    input_id: int = Field(description="Input id of the repeated output.")
+    task: str = Field(description="Exit task that sent it again.")
+
+
+class TaskStats(Part):
+    """One (task, input id) as its executor recorded it (circe/monitor.py); Unix seconds."""
+
+    task: str = Field(description="Task or source name.")
+    input_id: int = Field(description="Input id.")
+    node: str = Field(description="Node that ran it.")
+    enter: float | None = Field(description="The first of the task's inputs arrived.")
+    ready: float | None = Field(description="The last of the task's inputs arrived.")
+    start: float | None = Field(description="The task started.")
+    finish: float | None = Field(description="The task finished.")
+    output_bytes: int | None = Field(description="Size of the task's output.")
+    failed: str | None = Field(description="Why the task failed; null if it did not.")
+    waiting: float | None = Field(description="enter -> start, seconds.")
+    queued: float | None = Field(description="ready -> start, seconds.")
+    duration: float | None = Field(description="start -> finish, seconds.")
+    elapse: float | None = Field(description="enter -> finish, seconds.")
+
+
+class PodRole(Part):
+    """Deploy and teardown of one pod role, as the client measured them."""
+
+    pods: int = Field(description="Pods of this role.")
+    deploy: float = Field(description="Seconds until the last pod of the role was ready.")
+    teardown: float = Field(description="Seconds until the last pod of the role was gone.")
+
+
+class SharedObjects(Part):
+    """The namespace, Secret, ConfigMap and NetworkPolicy every pod uses."""
+
+    deploy: float = Field(description="Seconds to create them.")
+    teardown: float = Field(description="Seconds to delete them.")
+
+
+class Roles(Part):
+    """Deploy and teardown per pod role; the paper's roles share one pod per node here."""
+
+    agent: PodRole = Field(description="All agent pods.")
+    home: PodRole = Field(description="The home Job's pod.")
+    shared: SharedObjects = Field(description="Objects that belong to no one pod.")
+
+
+class KubernetesSection(Part):
+    """What only a run on Kubernetes has: where it ran, and deploy/teardown per role."""
+
+    namespace: str = Field(description="Namespace the run's objects were created in.")
+    image: str = Field(description="Agent and home image.")
+    objects: int = Field(description="Kubernetes objects created.")
+    roles: Roles = Field(description="Deploy and teardown seconds per role.")
+    home_phases: dict[str, float] = Field(
+        description="Phases as the home measured them, before the client's deploy and teardown "
+        "replaced its own in `phases`."
+    )
+    note: str = Field(description="How the paper's roles map onto pods.")
+
+
+class Report(Part):
+    """report.json: one run of one app, what was planned and what happened."""
+
+    model_config = ConfigDict(extra="forbid", title="Jupiter report.json")
+
+    version: Literal[1] = Field(description="Contract version, 1 to date.")
+    run_id: str = Field(description="The run's id, also in every log line and object label.")
+    app: str = Field(description="App name from app.yaml.")
+    mapper: str = Field(description="Mapping algorithm used.")
+    nodes: list[NodeEntry] = Field(description="The cluster's nodes.")
+    emulated: bool = Field(description="Whether the link emulator was on.")
+    sources: list[str] = Field(description="The app's sources (where inputs enter).")
+    mapping: dict[str, str] = Field(description="Task or source -> node.")
+    predicted_makespan: float = Field(
+        description="The mapper's makespan for one input on an idle cluster, seconds."
+    )
+    predicted_schedule: list[PlannedRun] = Field(
+        description="The mapper's schedule, by predicted start."
+    )
+    figure_sources: dict[str, str] = Field(
+        description="Where the mapper's figures came from (compute, data_sizes, links)."
+    )
+    execution: dict[str, TaskExecution] = Field(
+        description="Per task: profiled seconds beside measured durations."
+    )
+    profile: Profile | None = Field(
+        description="The profile the mapper used (docs/profiling.md); null with --no-profile."
+    )
+    inputs: list[InputRecord] = Field(description="Every completed input, by id.")
+    makespan: MakespanSummary = Field(description="The inputs' makespans summarised.")
+    throughput: Throughput = Field(description="The stream's rate.")
+    phases: dict[str, float] = Field(
+        description="Seconds per phase, in order (deploy, profile, map, dispatch, stream, "
+        "teardown)."
+    )
+    duplicates: list[Duplicate] = Field(description="Outputs that arrived more than once.")
+    stats: list[TaskStats] = Field(description="Every (task, input id) the executors recorded.")
+    outputs_omitted: str | None = Field(
+        default=None,
+        description="Kubernetes only: why the outputs stayed in the cluster (too large for "
+        "the home's log); absent when they came back.",
+    )
+    backend: Literal["kubernetes"] | None = Field(
+        default=None, description="Kubernetes only: the backend; absent for local runs."
+    )
+    kubernetes: KubernetesSection | None = Field(
+        default=None, description="Kubernetes only: namespace, image and per-role timings."
+    )
+
+    def document(self) -> dict[str, Any]:
+        """report.json's content, without the Kubernetes-only keys a run does not have."""
+        absent = {name for name in BACKEND_ONLY if getattr(self, name) is None}
+        return self.model_dump(mode="json", exclude=absent)
+
+    def to_json(self) -> str:
+        return json.dumps(self.document(), indent=2)
+
+
+def parse_report(document: Any, source: str | Path) -> Report:
+    """A report from JSON data; one SpecError line naming the source and field if it is not."""
+    try:
+        return Report.model_validate(document)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise SpecError(source, field, f"not a Jupiter report: {first['msg']}") from None
+
+
+def load_report(path: str | Path) -> Report:
+    text = read_spec_text(path)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SpecError(path, f"line {error.lineno}", f"invalid JSON: {error.msg}") from None
+    return parse_report(document, path)
