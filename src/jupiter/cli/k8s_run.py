@@ -12,39 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichBar
 
-from jupiter.controller.run import Progress
+from jupiter.cli.bars import phase_bars
 from jupiter.errors import SpecError
 from jupiter.report.html import write_html_report
 from jupiter.report.report import print_summary, write_report
-
-
-class _Bars(Progress):
-    """One bar per phase; the display starts with the first phase, so that an error in the
-    input (found before anything is deployed) prints as its one line and nothing else."""
-
-    def __init__(self, bar: RichBar) -> None:
-        self.bar = bar
-        self.task: object | None = None
-        self.started = False
-
-    def phase(self, name: str, total: int) -> None:
-        if not self.started:
-            self.bar.start()
-            self.started = True
-        if self.task is not None:
-            self.bar.update(self.task, visible=False)  # type: ignore[arg-type]
-        self.task = self.bar.add_task(name, total=total)
-
-    def stop(self) -> None:
-        if self.started:
-            self.bar.stop()
-
-    def advance(self, done: int) -> None:
-        if self.task is not None:
-            self.bar.update(self.task, completed=done)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -112,21 +84,10 @@ def run_from_cli(options: CliRun) -> None:
         emulate=bool(options.emulation),
     )
     console = Console(stderr=True, quiet=options.quiet)
-    bar = RichBar(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
-    bars = _Bars(bar)
-    try:
+    with phase_bars(options.quiet) as bars:
         report = asyncio.run(
             run_on_kubernetes(run, bars, lambda message: console.print(f"warning: {message}"))
         )
-    finally:
-        bars.stop()
     out = Console(quiet=options.quiet)
     print_summary(report, out)
     assert report.kubernetes is not None  # run_on_kubernetes always adds it
