@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+import resource
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def _default_max_connections() -> int:
+    # Half the process's descriptors: the rest are for its files, its own client
+    # connections and its tasks' pipes.
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return min(4096, max(64, soft // 2)) if soft > 0 else 4096
+
+
+class ServerLimits(BaseModel):
+    """How much any one client can hold of a server (an agent's or the home's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Open connections at once; at the limit the oldest silent one is dropped
+    # (agent/connections.py).
+    max_connections: int = Field(default_factory=_default_max_connections, ge=1)
+    # Pending connections the kernel queues before the server accepts them.
+    backlog: int = Field(default=1024, ge=1)
+    # Seconds a connection may sit without a complete request header (from when it opens,
+    # and between requests): aiohttp's keep-alive timeout.
+    header_timeout_s: float = Field(default=75.0, gt=0)
+    # Longest request line and header field, in bytes.
+    max_line_size: int = Field(default=8190, ge=1024)
+    max_field_size: int = Field(default=8190, ge=1024)
+    max_headers: int = Field(default=64, ge=8)
 
 
 class AgentConfig(BaseModel):
@@ -33,6 +60,9 @@ class AgentConfig(BaseModel):
     max_body_bytes: int = 8 * 1024**3
     # Tasks that may run at once on this node; the mapper models a node as one processor.
     slots: int = 1
+    # The agent's own log (agent.log in its work dir): debug, info, warning or error.
+    log_level: str = "warning"
+    limits: ServerLimits = Field(default_factory=ServerLimits)
 
     @classmethod
     def read(cls, path: Path) -> AgentConfig:

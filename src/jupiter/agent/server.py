@@ -12,10 +12,16 @@ import time
 from collections.abc import AsyncIterator
 
 import aiohttp
-from aiohttp import web
+from aiohttp import hdrs, web
 
-from jupiter.agent.auth import auth_headers, token_middleware
-from jupiter.agent.config import AgentConfig
+from jupiter.agent.auth import Handler, auth_headers, token_middleware
+from jupiter.agent.config import AgentConfig, ServerLimits
+from jupiter.agent.connections import CappedSite
+from jupiter.agent.errorlog import ServerErrorLog
+from jupiter.api import paths
+from jupiter.api.client import CallFailed, HomeClient
+from jupiter.api.models import Health, Registration, Stopping
+from jupiter.api.reading import answer
 from jupiter.app.runner import TaskRunner
 from jupiter.app.spec import App
 from jupiter.circe.executor import Executor
@@ -28,21 +34,45 @@ from jupiter.profiler.role import ProfilerRole
 
 @contextlib.asynccontextmanager
 async def serving(
-    routes: list[web.RouteDef], token: str, host: str, port: int
+    routes: list[web.RouteDef],
+    token: str,
+    host: str,
+    port: int,
+    limits: ServerLimits | None = None,
 ) -> AsyncIterator[tuple[web.Application, int]]:
     """Serve `routes` behind the token check; yields the application and the bound port."""
-    application = web.Application(middlewares=[token_middleware(token)])
+    limits = limits or ServerLimits()
+    application = web.Application(middlewares=[token_middleware(token), refuse_encoded_bodies])
     application.add_routes(routes)
-    runner = web.AppRunner(application, access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        application,
+        access_log=None,
+        handle_signals=False,
+        logger=ServerErrorLog(),
+        keepalive_timeout=limits.header_timeout_s,
+        max_line_size=limits.max_line_size,
+        max_field_size=limits.max_field_size,
+        max_headers=limits.max_headers,
+        # Bodies are taken as sent: see refuse_encoded_bodies.
+        auto_decompress=False,
+    )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site = CappedSite(runner, host, port, limits.max_connections, limits.backlog)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        yield application, server.sockets[0].getsockname()[1]
+        yield application, runner.addresses[0][1]
     finally:
         await runner.cleanup()
+
+
+@web.middleware
+async def refuse_encoded_bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """415 for a compressed body: no Jupiter client compresses (its data is hashed as sent,
+    and probes are random bytes), and decoding one would only be work for a stranger."""
+    encoding = request.headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise web.HTTPUnsupportedMediaType(text="Content-Encoding is not supported")
+    return await handler(request)
 
 
 async def run_agent(config: AgentConfig, token: str) -> None:
@@ -79,28 +109,36 @@ async def run_agent(config: AgentConfig, token: str) -> None:
             host_path,
         )
 
-        async def health(request: web.Request) -> web.Response:
-            return web.json_response({"node": config.node, "status": "ok"})
-
-        async def shutdown(request: web.Request) -> web.Response:
-            stop.set()
-            return web.json_response({"stopping": True})
-
         routes = [
-            web.get("/health", health),
-            web.post("/shutdown", shutdown),
+            *agent_routes(config.node, stop),
             *circe_routes(executor, config.max_body_bytes),
             *profiler.routes(),
         ]
         try:
             # Probing stops before the server does: a server waits for requests in flight,
             # and peers that are still probing would keep it waiting.
-            async with serving(routes, token, config.host, config.port) as (_, port), profiler:
+            async with (
+                serving(routes, token, config.host, config.port, config.limits) as (_, port),
+                profiler,
+            ):
                 url = config.advertise_url or f"http://{config.host}:{port}"
                 await _register(session, config, url, auth, stop)
                 await stop.wait()
         finally:
             await executor.close()
+
+
+def agent_routes(node: str, stop: asyncio.Event) -> list[web.RouteDef]:
+    """The agent's own surface: liveness, and stopping when the home says so."""
+
+    async def health(request: web.Request) -> web.Response:
+        return answer(Health(node=node))
+
+    async def shutdown(request: web.Request) -> web.Response:
+        stop.set()
+        return answer(Stopping())
+
+    return [web.get(paths.HEALTH, health), web.post(paths.SHUTDOWN, shutdown)]
 
 
 async def _register(
@@ -111,18 +149,18 @@ async def _register(
     stop: asyncio.Event,
 ) -> None:
     """Tell the home where this agent listens; the home may not be up yet on a real cluster."""
-    body = {"run_id": config.run_id, "node": config.node, "url": url, "pid": os.getpid()}
+    home = HomeClient(session, config.home_url, auth)
+    registration = Registration(run_id=config.run_id, node=config.node, url=url, pid=os.getpid())
     deadline = time.monotonic() + config.register_timeout_s
     while not stop.is_set():
         try:
-            async with session.post(
-                f"{config.home_url}/home/register", json=body, headers=auth
-            ) as response:
-                if response.status < 300:
-                    return
-                detail = await response.text()
-                raise SystemExit(f"agent {config.node}: home refused registration: {detail}")
-        except aiohttp.ClientConnectionError:
+            await home.register(registration)
+            return
+        except CallFailed as error:
+            if error.status is not None:
+                raise SystemExit(
+                    f"agent {config.node}: home refused registration: {error.detail}"
+                ) from None
             if time.monotonic() > deadline:
                 raise SystemExit(
                     f"agent {config.node}: home at {config.home_url} unreachable"

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Input ids travel as JSON numbers and path segments; past 2**53 a JSON number loses digits
+# in many parsers, and nothing streams that many inputs.
+MAX_INPUT_ID = 2**53
+InputId = Annotated[int, Field(strict=True, ge=0, lt=MAX_INPUT_ID)]
+# Names of nodes, tasks and sources: bounded so that a body cannot smuggle a megabyte key.
+Name = Annotated[str, Field(min_length=1, max_length=256)]
+Url = Annotated[str, Field(pattern=r"^https?://", max_length=2048)]
 
 
 class Body(BaseModel):
@@ -11,8 +21,118 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Message(Body):
+    """A body that also refuses coercion: "3" is not an int, true is not 1."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
 class Deployment(Body):
     """The controller's desired state, as pushed to every agent at dispatch."""
 
     mapping: dict[str, str]  # task or source -> node
     addresses: dict[str, str]  # node -> base URL, plus "home"
+
+
+# -- every server ---------------------------------------------------------------------------
+
+
+class Health(Message):
+    node: str
+    status: Literal["ok"] = "ok"
+
+
+# -- agent: its own role and CIRCE -----------------------------------------------------------
+
+
+class Stopping(Message):
+    stopping: bool = True
+
+
+class Deployed(Message):
+    node: str
+    deployed: bool = True
+
+
+class Stored(Message):
+    """A data file (or exit output) taken in."""
+
+    stored: bool = True
+
+
+class Injected(Message):
+    injected: bool = True
+
+
+class TaskRecordBody(Message):
+    """One (task, input id) record of an agent's monitor, with its derived spans."""
+
+    task: str
+    input_id: int
+    node: str
+    enter: float | None = None
+    ready: float | None = None
+    start: float | None = None
+    finish: float | None = None
+    output_bytes: int | None = None
+    failed: str | None = None
+    waiting: float | None = None
+    queued: float | None = None
+    duration: float | None = None
+    elapse: float | None = None
+
+
+class Stats(Message):
+    node: str
+    records: list[TaskRecordBody]
+
+
+class Status(Message):
+    node: str
+    deployed: bool
+    waiting: int
+    queued: int
+    running: int
+    done: int
+    failed: int
+
+
+# -- home -----------------------------------------------------------------------------------
+
+
+class Registration(Message):
+    run_id: Name
+    node: Name
+    url: Url
+    pid: int = Field(default=0, ge=0, lt=2**31)
+
+
+class Registered(Message):
+    registered: bool = True
+
+
+class FailureEvent(Message):
+    """A task (or a transfer) that failed on an agent; the run stops with this message."""
+
+    kind: Literal["failure"] = "failure"
+    node: Name
+    task: Name
+    input_id: InputId
+    message: str = Field(max_length=64 * 1024)
+
+    def describe(self) -> str:
+        return (
+            f"task '{self.task}' failed on node {self.node} "
+            f"for input {self.input_id}: {self.message}"
+        )
+
+
+class Noted(Message):
+    noted: bool = True
+
+
+class ProfileQuery(Body):
+    """GET /home/profile?refresh=1: the profile brought up to date from the agents. (A query
+    is text: lax on purpose, so that "1", "true" and "yes" all read as True.)"""
+
+    refresh: bool = False

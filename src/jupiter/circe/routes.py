@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import ValidationError
 
-from jupiter.circe.executor import Deployment, Executor
+from jupiter.api import paths
+from jupiter.api.models import Deployed, Deployment, Injected, Stats, Status, Stored
+from jupiter.api.reading import answer, input_id, read_body
+from jupiter.circe.executor import Executor
 from jupiter.circe.transfer import receive_file
 
 
@@ -15,50 +17,52 @@ def circe_routes(executor: Executor, max_body_bytes: int) -> list[web.RouteDef]:
     def producer_and_input(request: web.Request) -> tuple[str, int]:
         producer = request.match_info["producer"]
         if producer not in known:
-            raise web.HTTPNotFound(text=f"unknown task or source {producer!r}")
-        try:
-            return producer, int(request.match_info["input_id"])
-        except ValueError:
-            raise web.HTTPBadRequest(text="input id must be an integer") from None
+            raise web.HTTPNotFound(text="unknown task or source")
+        number = input_id(request.match_info["input_id"])
+        if executor.deployment is None:
+            # Checked before the body is read: data before the mapping has nowhere to go.
+            raise web.HTTPConflict(text="no mapping deployed on this node yet")
+        return producer, number
 
     async def deploy(request: web.Request) -> web.Response:
+        deployment = await read_body(request, Deployment)
         try:
-            await executor.deploy(Deployment.model_validate(await request.json()))
-        except (ValidationError, KeyError, TypeError, ValueError) as error:
+            await executor.deploy(deployment)
+        except (KeyError, ValueError) as error:
+            # A mapping that names unknown nodes or tasks: the executor says which.
             raise web.HTTPBadRequest(text=f"bad deployment: {error}") from None
-        return web.json_response({"node": executor.node, "deployed": True})
+        return answer(Deployed(node=executor.node))
 
     async def data(request: web.Request) -> web.Response:
-        producer, input_id = producer_and_input(request)
-        await receive_file(request, executor.store.path(input_id, producer), max_body_bytes)
-        executor.arrived(input_id, producer)
-        return web.json_response({"stored": True}, status=201)
+        producer, number = producer_and_input(request)
+        await receive_file(request, executor.store.path(number, producer), max_body_bytes)
+        executor.arrived(number, producer)
+        return answer(Stored(), status=201)
 
     async def inject(request: web.Request) -> web.Response:
-        source, input_id = producer_and_input(request)
+        source, number = producer_and_input(request)
         if source not in executor.app.sources:
-            raise web.HTTPNotFound(text=f"unknown source {source!r}")
-        path = executor.store.path(input_id, source)
+            raise web.HTTPNotFound(text="unknown source")
+        path = executor.store.path(number, source)
         await receive_file(request, path, max_body_bytes)
-        await executor.inject(input_id, source, path)
-        return web.json_response({"injected": True}, status=201)
+        await executor.inject(number, source, path)
+        return answer(Injected(), status=201)
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"node": executor.node, "records": executor.monitor.snapshot()})
+        return answer(
+            Stats.model_validate({"node": executor.node, "records": executor.monitor.snapshot()})
+        )
 
     async def status(request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "node": executor.node,
-                "deployed": executor.deployment is not None,
-                **executor.monitor.counts(),
-            }
+        counts = executor.monitor.counts()
+        return answer(
+            Status(node=executor.node, deployed=executor.deployment is not None, **counts)
         )
 
     return [
-        web.post("/circe/deploy", deploy),
-        web.put("/circe/data/{input_id}/{producer}", data),
-        web.put("/circe/inject/{input_id}/{producer}", inject),
-        web.get("/circe/stats", stats),
-        web.get("/circe/status", status),
+        web.post(paths.CIRCE_DEPLOY, deploy),
+        web.put(paths.CIRCE_DATA, data),
+        web.put(paths.CIRCE_INJECT, inject),
+        web.get(paths.CIRCE_STATS, stats),
+        web.get(paths.CIRCE_STATUS, status),
     ]

@@ -44,6 +44,8 @@ THREAD_MIN_BYTES = 256 * 1024
 # slow disk holds back the socket (and so the sender) instead of filling memory.
 BATCH_BYTES = 4 * 1024 * 1024
 MAX_PENDING_BATCHES = 4
+# Longest a sender may leave the body without a new byte before the request is dropped.
+BODY_IDLE_TIMEOUT_S = 60.0
 
 
 class TransferError(RunError):
@@ -124,7 +126,7 @@ class SignedFile(Payload):
         hashing = loop.run_in_executor(None, file_sha256, self._path)
         try:
             with self._path.open("rb") as handle:
-                transport = _raw_transport(writer)
+                transport = _raw_transport(writer, content_length, self._size)
                 if transport is not None:
                     await loop.sendfile(transport, handle, 0, self._file_bytes)
                 else:
@@ -136,21 +138,21 @@ class SignedFile(Payload):
             await asyncio.wait([hashing])
 
 
-def _raw_transport(writer: AbstractStreamWriter) -> asyncio.Transport | None:
+def _raw_transport(
+    writer: AbstractStreamWriter, content_length: int | None, size: int
+) -> asyncio.Transport | None:
     """The socket under `writer`, headers flushed, if bytes may bypass it; else None.
 
-    Only a plain (not chunked, not compressed) aiohttp writer qualifies: there the body
-    is the bytes on the wire, so the kernel can send the file itself.
+    Only a plain aiohttp writer qualifies, one that declared exactly our bytes as the
+    Content-Length: there the body is the bytes on the wire, so the kernel can send the file
+    itself. (A compressing writer is also a chunked one, and declares no length.)
     """
-    if not isinstance(writer, StreamWriter) or writer.chunked:
+    if not isinstance(writer, StreamWriter) or writer.chunked or content_length != size:
         return None
-    if getattr(writer, "_compress", None) is not None:
-        return None
-    send_headers = getattr(writer, "send_headers", None)
     transport = writer.transport
-    if send_headers is None or transport is None or transport.is_closing():
+    if transport is None or transport.is_closing():
         return None
-    send_headers()
+    writer.send_headers()
     return transport
 
 
@@ -267,21 +269,33 @@ class SignedBody:
 
     async def pieces(self) -> AsyncIterator[bytes | memoryview]:
         received = 0
-        # iter_chunks hands over the socket's reads as they are; iter_any would join them.
-        async for chunk, _ in self._request.content.iter_chunks():
-            received += len(chunk)
-            if received > self._limit:
-                raise web.HTTPRequestEntityTooLarge(max_size=self._max_bytes, actual_size=received)
-            if len(chunk) >= DIGEST_BYTES:
-                if self.trailer:
-                    yield self.trailer
-                view = memoryview(chunk)
-                payload, self.trailer = view[:-DIGEST_BYTES], bytes(view[-DIGEST_BYTES:])
-            else:
-                joined = self.trailer + chunk
-                payload, self.trailer = joined[:-DIGEST_BYTES], joined[-DIGEST_BYTES:]
-            if payload:
-                yield payload
+        try:
+            async with asyncio.timeout(BODY_IDLE_TIMEOUT_S) as idle:
+                loop = asyncio.get_running_loop()
+                # iter_chunks hands over the socket's reads as they are; iter_any would
+                # join them.
+                async for chunk, _ in self._request.content.iter_chunks():
+                    idle.reschedule(loop.time() + BODY_IDLE_TIMEOUT_S)
+                    received += len(chunk)
+                    if received > self._limit:
+                        raise web.HTTPRequestEntityTooLarge(
+                            max_size=self._max_bytes, actual_size=received
+                        )
+                    if len(chunk) >= DIGEST_BYTES:
+                        if self.trailer:
+                            yield self.trailer
+                        view = memoryview(chunk)
+                        payload, self.trailer = view[:-DIGEST_BYTES], bytes(view[-DIGEST_BYTES:])
+                    else:
+                        joined = self.trailer + chunk
+                        payload, self.trailer = joined[:-DIGEST_BYTES], joined[-DIGEST_BYTES:]
+                    if payload:
+                        yield payload
+        except TimeoutError:
+            raise web.HTTPRequestTimeout(text="body not sent in time") from None
+        except (ConnectionError, web.RequestPayloadError) as error:
+            # The sender went away or broke its framing: it resends, or it is gone.
+            raise web.HTTPBadRequest(text=f"body unreadable: {error}") from None
         self.size = received - DIGEST_BYTES
 
     def matches(self, digest: bytes) -> bool:

@@ -19,6 +19,18 @@ from aiohttp import web
 
 from jupiter.agent.auth import auth_headers
 from jupiter.agent.server import serving
+from jupiter.api import paths
+from jupiter.api.models import (
+    FailureEvent,
+    Health,
+    Noted,
+    ProfileQuery,
+    Registered,
+    Registration,
+    Stored,
+)
+from jupiter.api.reading import answer, read_body, read_query
+from jupiter.api.reading import input_id as parse_input_id
 from jupiter.circe.transfer import receive_file
 from jupiter.errors import RunError
 from jupiter.profiler.live import refreshed_profile
@@ -82,22 +94,19 @@ class HomeState:
 
 def home_routes(state: HomeState) -> list[web.RouteDef]:
     async def register(request: web.Request) -> web.Response:
-        body = await request.json()
-        if body.get("run_id") != state.run_id:
+        body = await read_body(request, Registration)
+        if body.run_id != state.run_id:
             raise web.HTTPConflict(text="this agent belongs to another run")
-        state.agents[body["node"]] = body["url"]
-        state.agent_pids[body["node"]] = int(body.get("pid", 0))
+        state.agents[body.node] = body.url
+        state.agent_pids[body.node] = body.pid
         state.changed.set()
-        return web.json_response({"registered": True})
+        return answer(Registered())
 
     async def data(request: web.Request) -> web.Response:
         task = request.match_info["producer"]
         if task not in state.exits:
-            raise web.HTTPNotFound(text=f"{task!r} is not an exit task")
-        try:
-            input_id = int(request.match_info["input_id"])
-        except ValueError:
-            raise web.HTTPBadRequest(text="input id must be an integer") from None
+            raise web.HTTPNotFound(text="not an exit task")
+        input_id = parse_input_id(request.match_info["input_id"])
         staging = state.out_dir / ".incoming" / str(input_id) / task
         await receive_file(request, staging, state.max_body_bytes)
         received = state.deliveries.setdefault(input_id, {})
@@ -110,16 +119,12 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
             shutil.move(staging, final)
             received[task] = Delivery(input_id, task, final, time.time())
         state.changed.set()
-        return web.json_response({"stored": True}, status=201)
+        return answer(Stored(), status=201)
 
     async def event(request: web.Request) -> web.Response:
-        body = await request.json()
-        if body.get("kind") == "failure":
-            state.fail(
-                f"task '{body.get('task')}' failed on node {body.get('node')} "
-                f"for input {body.get('input_id')}: {body.get('message')}"
-            )
-        return web.json_response({"noted": True})
+        body = await read_body(request, FailureEvent)
+        state.fail(body.describe())
+        return answer(Noted())
 
     async def profile(request: web.Request) -> web.Response:
         """The run's Profile as one JSON document (as `Profile.save` writes it).
@@ -132,30 +137,22 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
         current = state.profile
         if current is None:
             raise web.HTTPNotFound(text=state.no_profile)
-        if _flag(request.query.get("refresh", "0"), "refresh"):
+        if read_query(request, ProfileQuery).refresh:
             current = await refreshed_profile(
                 current, dict(state.agents), state.session, state.auth
             )
         return web.Response(text=current.model_dump_json(indent=1), content_type="application/json")
 
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"node": "home", "status": "ok"})
+        return answer(Health(node="home"))
 
     return [
-        web.get("/health", health),
-        web.post("/home/register", register),
-        web.put("/circe/data/{input_id}/{producer}", data),
-        web.post("/home/event", event),
-        web.get("/home/profile", profile),
+        web.get(paths.HEALTH, health),
+        web.post(paths.HOME_REGISTER, register),
+        web.put(paths.CIRCE_DATA, data),
+        web.post(paths.HOME_EVENT, event),
+        web.get(paths.HOME_PROFILE, profile),
     ]
-
-
-def _flag(value: str, name: str) -> bool:
-    if value.lower() in ("1", "true", "yes"):
-        return True
-    if value.lower() in ("", "0", "false", "no"):
-        return False
-    raise web.HTTPBadRequest(text=f"{name} must be 1 or 0")
 
 
 @asynccontextmanager

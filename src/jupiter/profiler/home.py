@@ -18,17 +18,27 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
 
+from jupiter.api.client import AgentClient, Answer, CallFailed
+from jupiter.api.profiler import (
+    DEFAULT_SIZES,
+    ChainRequest,
+    ExecutionFigures,
+    NetworkAnswer,
+    NetworkPlan,
+    RunRequest,
+    ShareRequest,
+)
 from jupiter.app.spec import App
 from jupiter.cluster.spec import Cluster
 from jupiter.errors import RunError
 from jupiter.profiler.execution import DEFAULT_BUDGET_S, DEFAULT_REPEATS
 from jupiter.profiler.model import LinkProfile, Profile, ResourceSample
-from jupiter.profiler.network import DEFAULT_SIZES, NetworkPlan
 
 MIB = 1024 * 1024
 
@@ -132,37 +142,19 @@ class ProfileSettings:
         )
 
 
-class AgentCalls:
-    """JSON calls to the agents, every failure a RunError naming the node."""
+class AgentCalls(AgentClient):
+    """The profiler's calls to the agents: every failure a RunError naming the node, and a
+    task that failed on the sample input reported in its own words."""
 
-    def __init__(
-        self, session: aiohttp.ClientSession, urls: dict[str, str], auth: dict[str, str]
-    ) -> None:
-        self.session = session
-        self.urls = urls
-        self.auth = auth
-
-    async def call(
-        self, method: str, node: str, path: str, body: Any = None, timeout: float | None = None
-    ) -> Any:
-        url = f"{self.urls[node]}{path}"
-        client_timeout = aiohttp.ClientTimeout(total=timeout)
+    async def profiling(self, node: str, work: Awaitable[Answer]) -> Answer:
         try:
-            async with self.session.request(
-                method, url, json=body, headers=self.auth, timeout=client_timeout
-            ) as response:
-                if response.status == 422 and path.startswith("/profiler/execution"):
-                    # A task failed on the sample input: its own message says what and why.
-                    detail = (await response.text())[:4000]
-                    raise RunError(f"profiling on node {node} (sample input 0): {detail}")
-                if response.status >= 300:
-                    detail = (await response.text())[:500]
-                    raise RunError(f"profiling on {node}: {path}: HTTP {response.status}: {detail}")
-                return await response.json()
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise RunError(
-                f"profiling on {node}: {path}: {type(error).__name__}: {error}"
-            ) from None
+            return await work
+        except CallFailed as failure:
+            if failure.status == 422:
+                # A task failed on the sample input: its own message says what and why.
+                detail = failure.detail[:4000]
+                raise RunError(f"profiling on node {node} (sample input 0): {detail}") from None
+            raise RunError(f"profiling on {failure}") from None
 
 
 async def gather_profile(
@@ -200,10 +192,10 @@ async def gather_profile(
 
     started = time.perf_counter()
     answers = await asyncio.gather(
-        *(agents.call("GET", node, "/profiler/resources") for node in nodes)
+        *(agents.profiling(node, agents.resources(node)) for node in nodes)
     )
     resources = {
-        node: ResourceSample.model_validate(answer["latest"])
+        node: ResourceSample.model_validate(answer.latest)
         for node, answer in zip(nodes, answers, strict=True)
     }
     timings["resources"] = time.perf_counter() - started
@@ -238,40 +230,37 @@ async def _network(
 ) -> tuple[dict[str, dict[str, LinkProfile]], dict[str, Any]]:
     plans = {node: settings.plan_for(i, nodes, agents.urls) for i, node in enumerate(nodes)}
     await asyncio.gather(
-        *(
-            agents.call("POST", node, "/profiler/network/start", plan.model_dump())
-            for node, plan in plans.items()
-        )
+        *(agents.profiling(node, agents.network_start(node, plan)) for node, plan in plans.items())
     )
     if progress is not None:
         progress.phase("profile network", len(nodes))
     done = 0
 
-    async def first_round(node: str) -> dict[str, Any]:
+    async def first_round(node: str) -> NetworkAnswer:
         nonlocal done
-        answer = await agents.call(
-            "GET",
+        answer = await agents.profiling(
             node,
-            f"/profiler/network?wait=first&samples=0&timeout={settings.timeout:g}",
-            timeout=settings.timeout + 30,
+            agents.network(
+                node, samples=False, wait_first=settings.timeout, timeout=settings.timeout + 30
+            ),
         )
         done += 1
         if progress is not None:
             progress.advance(done)
-        return dict(answer)
+        return answer
 
     answers = await asyncio.gather(*(first_round(node) for node in nodes))
     links = {
-        node: {peer: LinkProfile.model_validate(fit) for peer, fit in answer["fits"].items()}
+        node: {peer: LinkProfile.model_validate(fit) for peer, fit in answer.fits.items()}
         for node, answer in zip(nodes, answers, strict=True)
     }
     first = plans[nodes[0]]
     used = first.model_dump(exclude={"peers", "phase"})
     used["first_round_seconds"] = {
-        node: answer["first_round_seconds"] for node, answer in zip(nodes, answers, strict=True)
+        node: answer.first_round_seconds for node, answer in zip(nodes, answers, strict=True)
     }
     # Probes that did not arrive: their links may lack a fit (the problem builder says so).
-    used["failed_probes"] = sum(int(answer["failures"]) for answer in answers)
+    used["failed_probes"] = sum(answer.failures for answer in answers)
     return links, used
 
 
@@ -284,37 +273,36 @@ async def _execution(
 ) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
     # The chain runs on the first node; any node would do, the outputs are the same.
     producer = nodes[0]
-    chain = await agents.call("POST", producer, "/profiler/execution/chain", {"input_id": 0})
-    output_bytes = {task: int(size) for task, size in chain["output_bytes"].items()}
+    chain = await agents.profiling(
+        producer, agents.execution_chain(producer, ChainRequest(input_id=0))
+    )
+    output_bytes = dict(chain.output_bytes)
     others = {node: agents.urls[node] for node in nodes if node != producer}
     if others:
-        await agents.call(
-            "POST",
-            producer,
-            "/profiler/execution/share",
-            {"peers": others, "concurrency": 8},
-            timeout=settings.timeout,
+        share = ShareRequest(peers=others, concurrency=8)
+        await agents.profiling(
+            producer, agents.execution_share(producer, share, timeout=settings.timeout)
         )
     if progress is not None:
         progress.phase("profile execution", len(nodes))
     gate = asyncio.Semaphore(settings.execution_parallel or os.cpu_count() or 1)
     done = 0
-    body = {"repeats": settings.execution_repeats, "budget_seconds": settings.execution_budget}
+    body = RunRequest(repeats=settings.execution_repeats, budget_seconds=settings.execution_budget)
 
-    async def one(node: str) -> dict[str, Any]:
+    async def one(node: str) -> ExecutionFigures:
         nonlocal done
         async with gate:
-            answer = await agents.call(
-                "POST", node, "/profiler/execution/run", body, timeout=settings.timeout
+            answer = await agents.profiling(
+                node, agents.execution_run(node, body, timeout=settings.timeout)
             )
         done += 1
         if progress is not None:
             progress.advance(done)
-        return dict(answer)
+        return answer
 
     answers = await asyncio.gather(*(one(node) for node in nodes))
     compute: dict[str, dict[str, float]] = {task: {} for task in app.tasks}
     for node, answer in zip(nodes, answers, strict=True):
-        for task, figures in answer["profiled"].items():
+        for task, figures in answer.profiled.items():
             compute[task][node] = float(figures["seconds"])
     return compute, output_bytes

@@ -22,8 +22,8 @@ import time
 import aiohttp
 from pydantic import ValidationError
 
-from jupiter.errors import RunError
-from jupiter.profiler.home import AgentCalls
+from jupiter.api.client import AgentClient, CallFailed
+from jupiter.api.reading import first_error
 from jupiter.profiler.model import LinkProfile, Profile, ResourceSample
 
 # Longest the home waits for one agent's answer when refreshing.
@@ -96,18 +96,18 @@ async def _read(
     """(fits to the profile's nodes, latest sample, probing rounds), or why not, in a line."""
     if url is None:
         return "no agent registered for this node"
-    agent = AgentCalls(session, {node: url}, auth)
+    agent = AgentClient(session, {node: url}, auth)
     try:
-        network = await agent.call("GET", node, "/profiler/network?samples=0", timeout=timeout)
-        resources = await agent.call("GET", node, "/profiler/resources", timeout=timeout)
+        network = await agent.network(node, samples=False, timeout=timeout)
+        resources = await agent.resources(node, timeout=timeout)
         fits = {
             peer: LinkProfile.model_validate(fit)
-            for peer, fit in dict(network["fits"]).items()
+            for peer, fit in network.fits.items()
             if peer in nodes and peer != node
         }
-        sample = ResourceSample.model_validate(resources["latest"])
-        return fits, sample, int(network.get("rounds", 0))
-    except RunError as error:
-        return str(error)
-    except (ValidationError, KeyError, TypeError, ValueError, AttributeError) as error:
-        return f"unexpected answer: {str(error).splitlines()[0] if str(error) else error!r}"
+        sample = ResourceSample.model_validate(resources.latest)
+        return fits, sample, network.rounds
+    except CallFailed as error:
+        return f"profiling on {error}"
+    except ValidationError as error:
+        return f"unexpected answer: {first_error(error)}"

@@ -27,8 +27,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 
+from jupiter.api import paths
+from jupiter.api.profiler import NetworkPlan
 from jupiter.circe.transfer import SignedBody, TransferError, send_file
 from jupiter.cluster.emulator import HostPath, LinkEmulator
 from jupiter.cluster.spec import Cluster
@@ -36,41 +37,8 @@ from jupiter.profiler.fit import fit_quadratic
 from jupiter.profiler.model import LinkProfile
 
 KIB = 1024
-MIB = 1024 * KIB
-DEFAULT_SIZES = (4 * KIB, 32 * KIB, 256 * KIB, 1 * MIB, 4 * MIB)
 # A probe this small takes about the link's latency: its time bounds the latency from above.
 SMALL_PROBE_BYTES = 64 * KIB
-
-
-class NetworkPlan(BaseModel):
-    """What the home asks one agent to probe, and how gently."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # (node, base URL) in the order to probe them; the home rotates the order per agent so
-    # that at any moment each node is probed by about one sender.
-    peers: list[tuple[str, str]]
-    # The first round probes every link with each of these sizes `first_repeats` times.
-    first_sizes: list[int] = Field(min_length=1)
-    first_repeats: int = Field(default=1, ge=1)
-    # Later rounds, `interval` seconds apart (0: none), probe every link once, each link
-    # with the next of `sizes` in turn, so the window holds every size after a few rounds
-    # and a round costs one probe per link.
-    sizes: list[int] = Field(default_factory=lambda: list(DEFAULT_SIZES), min_length=2)
-    interval: float = Field(default=60.0, ge=0)
-    # This agent's offset into each interval, so that rounds across nodes do not coincide.
-    phase: float = Field(default=0.0, ge=0)
-    refit_interval: float = Field(default=600.0, gt=0)
-    window: int = Field(default=60, ge=2)
-    concurrency: int = Field(default=1, ge=1)
-    # How the home spreads probing in time: this agent starts a probe of b bytes at least
-    # `spacing + b * byte_spacing` seconds after its previous one, the first `offset`
-    # seconds after the round begins.
-    spacing: float = Field(default=0.0, ge=0)
-    byte_spacing: float = Field(default=0.0, ge=0)
-    offset: float = Field(default=0.0, ge=0)
-    max_link_share: float = Field(default=0.05, gt=0, le=1)
-    burst_seconds: float = Field(default=3.0, ge=0)
 
 
 class LinkBudget:
@@ -228,7 +196,7 @@ class NetworkProfiler:
         there is no touch.
         """
         with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-            async with self.session.get(f"{url}/health") as response:
+            async with self.session.get(f"{url}{paths.HEALTH}") as response:
                 await response.read()
 
     async def _probe_and_record(self, peer: str, url: str, size: int) -> None:
@@ -258,7 +226,7 @@ class NetworkProfiler:
         try:
             await send_file(
                 self.session,
-                f"{url}/profiler/network/probe/{self.node}",
+                f"{url}{paths.fill(paths.PROFILER_NETWORK_PROBE, sender=self.node)}",
                 path,
                 LinkEmulator(link, self.host_path),
                 self.auth,

@@ -1,0 +1,46 @@
+"""Every route path served by an agent or the home, in one place.
+
+Templates hold `{name}` placeholders in aiohttp's syntax, so the same constant both declares
+a route and, through `fill`, builds the URL a client calls.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+# -- every server ---------------------------------------------------------------------------
+HEALTH = "/health"
+# Paths that answer without the run token: liveness probes must work before anyone knows it.
+PUBLIC = frozenset({HEALTH})
+
+# -- agent ----------------------------------------------------------------------------------
+SHUTDOWN = "/shutdown"
+
+# -- circe (agent; the home serves CIRCE_DATA too, for exit outputs) -------------------------
+CIRCE_DEPLOY = "/circe/deploy"
+CIRCE_DATA = "/circe/data/{input_id}/{producer}"
+CIRCE_INJECT = "/circe/inject/{input_id}/{producer}"
+CIRCE_STATS = "/circe/stats"
+CIRCE_STATUS = "/circe/status"
+
+# -- profiler (agent) -----------------------------------------------------------------------
+PROFILER_NETWORK = "/profiler/network"
+PROFILER_NETWORK_START = "/profiler/network/start"
+PROFILER_NETWORK_MEASURE = "/profiler/network/measure"
+PROFILER_NETWORK_PROBE = "/profiler/network/probe/{sender}"
+PROFILER_RESOURCES = "/profiler/resources"
+PROFILER_EXECUTION = "/profiler/execution"
+PROFILER_EXECUTION_CHAIN = "/profiler/execution/chain"
+PROFILER_EXECUTION_SHARE = "/profiler/execution/share"
+PROFILER_EXECUTION_SAMPLE = "/profiler/execution/samples/{task}"
+PROFILER_EXECUTION_RUN = "/profiler/execution/run"
+
+# -- home -----------------------------------------------------------------------------------
+HOME_REGISTER = "/home/register"
+HOME_EVENT = "/home/event"
+HOME_PROFILE = "/home/profile"
+
+
+def fill(template: str, **parts: object) -> str:
+    """`template` with its placeholders replaced, each part percent-encoded as one segment."""
+    return template.format(**{name: quote(str(value), safe="") for name, value in parts.items()})
