@@ -31,9 +31,9 @@ from rich.table import Table
 from jupiter.agent.auth import new_token
 from jupiter.app.spec import load_app
 from jupiter.backends.forked import ForkedAgents, loopback_address
+from jupiter.backends.local import LocalBackend
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import HomeState, home_server
-from jupiter.backends.local import LocalBackend
 from jupiter.controller.run import RunOptions, run
 
 MIB = 1024 * 1024

@@ -75,9 +75,10 @@ def agents(tmp_path: Path, token_file: Path) -> Iterator[list[HandStartedAgent]]
         for i, host in enumerate(HOSTS):
             address = f"{host}:{_free_port(host)}"
             work_dir = tmp_path / f"agent{i}"
+            command = [sys.executable, "-m", "jupiter", "agent", "--listen", address]
+            command += ["--token-file", str(token_file), "--work-dir", str(work_dir)]
             process = subprocess.Popen(
-                [sys.executable, "-m", "jupiter", "agent", "--listen", address]
-                + ["--token-file", str(token_file), "--work-dir", str(work_dir)],
+                command,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
@@ -143,9 +144,7 @@ def test_two_runs_on_hand_started_agents(
         )
 
 
-def test_a_wrong_token_is_refused_by_name(
-    tmp_path: Path, agents: list[HandStartedAgent]
-) -> None:
+def test_a_wrong_token_is_refused_by_name(tmp_path: Path, agents: list[HandStartedAgent]) -> None:
     other = tmp_path / "other-token"
     other.write_text("not-the-agents-token\n")
     os.chmod(other, 0o600)

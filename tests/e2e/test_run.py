@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from jupiter.backends.local import LocalBackend
 from jupiter.cli import main
 from jupiter.cluster.spec import Cluster
-from jupiter.backends.local import LocalBackend
 from jupiter.controller.run import RunOptions, run
 from jupiter.errors import RunError
 

@@ -11,8 +11,8 @@ from generate_helpers import TRACES, check_run_outputs, levels_of
 from jupiter.app.generator import GenerateParams, generate_app
 from jupiter.app.spec import load_app
 from jupiter.app.wfcommons_import import import_trace
-from jupiter.cluster.spec import Cluster
 from jupiter.backends.local import LocalBackend
+from jupiter.cluster.spec import Cluster
 from jupiter.controller.run import RunOptions, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_agent_survives")]

@@ -19,11 +19,11 @@ from k8s_fake_api import FakeKube, Scenario
 from k8s_helpers import EXAMPLES, write_cluster_file
 
 from jupiter.cli import main
-from jupiter.progress import NoProgress, Progress
 from jupiter.errors import RunError, SpecError
 from jupiter.k8s.logchannel import error_line, progress_line, result_lines
 from jupiter.k8s.pipeline import KubernetesRun, run_on_kubernetes
 from jupiter.k8s.settings import RunSettings
+from jupiter.progress import Progress
 
 DIAMOND = EXAMPLES / "diamond"
 IMAGE = "registry.example.com/diamond:1"

@@ -16,9 +16,9 @@ from profiler_scenarios import write_app
 from jupiter.agent.auth import auth_headers, new_token
 from jupiter.app.spec import load_app
 from jupiter.backends.agents import local_agents
+from jupiter.backends.local import LocalBackend
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import NO_PROFILE, NOT_YET
-from jupiter.backends.local import LocalBackend
 from jupiter.controller.run import RunOptions, RunResult, run
 from jupiter.profiler.home import ProfileSettings
 from jupiter.profiler.live import refreshed_profile

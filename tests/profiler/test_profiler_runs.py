@@ -11,9 +11,9 @@ from profiler_scenarios import write_app, write_cluster
 
 from jupiter.app.spec import load_app
 from jupiter.backends.agents import local_agents
+from jupiter.backends.local import LocalBackend
 from jupiter.cli import main
 from jupiter.cluster.spec import Cluster, load_cluster
-from jupiter.backends.local import LocalBackend
 from jupiter.controller.run import RunOptions, run
 from jupiter.errors import RunError
 from jupiter.mapper.registry import get_mapper

@@ -6,6 +6,7 @@ Used where each agent is its own process (a Kubernetes pod); locally the launche
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from jupiter.agent.auth import TOKEN_ENV
 from jupiter.agent.config import AgentConfig
 from jupiter.agent.server import run_agent
+from jupiter.logs import configure
 
 
 def main(argv: list[str]) -> int:
@@ -23,7 +25,10 @@ def main(argv: list[str]) -> int:
     if not token:
         print(f"agent: the run token must be given in {TOKEN_ENV}", file=sys.stderr)
         return 2
-    asyncio.run(run_agent(AgentConfig.read(Path(argv[0])), token))
+    config = AgentConfig.read(Path(argv[0]))
+    configure(config.log_level, run_id=config.run_id, node=config.node)
+    logging.getLogger("jupiter.agent").info("agent started (pid %d)", os.getpid())
+    asyncio.run(run_agent(config, token))
     return 0
 
 

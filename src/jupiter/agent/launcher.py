@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
@@ -24,6 +25,7 @@ from pathlib import Path
 from jupiter.agent.auth import TOKEN_ENV
 from jupiter.agent.config import AgentConfig
 from jupiter.agent.server import run_agent
+from jupiter.logs import configure
 
 STOP_GRACE_S = 5.0
 
@@ -63,6 +65,8 @@ def _become_agent(config: AgentConfig, token: str) -> None:
         os.dup2(log, 2)
         sys.stdout = os.fdopen(1, "w", buffering=1)
         sys.stderr = os.fdopen(2, "w", buffering=1)
+        configure(config.log_level, run_id=config.run_id, node=config.node)
+        logging.getLogger("jupiter.agent.launcher").info("agent forked (pid %d)", os.getpid())
         asyncio.run(run_agent(config, token))
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1

@@ -175,6 +175,7 @@ class StandbyAgent:
             app_root=run_dir / "app",
             cluster=join.cluster,
             lifeline_fd=lifeline_read,
+            log_level=join.log_level,
         )
         config_path = run_dir / "agent.json"
         config.write(config_path)

@@ -42,6 +42,7 @@ class JoinRequest(Body):
     # The agent leaves the run when the home has not answered for this long: a home that
     # died must not keep a hand-started agent busy forever.
     home_lease_s: float = Field(default=15.0, gt=0, le=3600)
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
 
 
 class JoinAnswer(Body):

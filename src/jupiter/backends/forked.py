@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,6 +86,15 @@ class ForkedAgents:
         if not log.exists():
             return ""
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+    def save_logs(self, into: Path) -> list[Path]:
+        into.mkdir(parents=True, exist_ok=True)
+        saved = []
+        for log in sorted((self.work_dir / "nodes").glob("*/agent.log")):
+            target = into / f"{log.parent.name}.log"
+            shutil.copyfile(log, target)
+            saved.append(target)
+        return saved
 
     async def _listen(self) -> None:
         assert self._launcher is not None and self._launcher.stdout is not None

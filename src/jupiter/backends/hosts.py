@@ -13,6 +13,7 @@ import io
 import logging
 import socket
 import tarfile
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -82,6 +83,7 @@ class HostsBackend:
                 advertise_url=base,
                 app=launch.app.to_dict(),
                 cluster=launch.cluster.to_dict(),
+                log_level=launch.log_level,
             )
             async with launch.session.post(
                 f"{base}{JOIN}",
@@ -117,6 +119,9 @@ class HostsBackend:
 
     def agent_log(self, node: str, lines: int = 20) -> str:
         return ""  # on the agent's own machine: its work dir's last-run.log
+
+    def save_logs(self, into: Path) -> list[Path]:
+        return []  # each agent keeps its run's log as last-run.log in its own work dir
 
     async def stop(self) -> None:
         if self._watcher is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 import aiohttp
 
@@ -32,6 +33,9 @@ class KubernetesBackend:
 
     def agent_log(self, node: str, lines: int = 20) -> str:
         return ""  # `kubectl logs` has it; the home may not read pods
+
+    def save_logs(self, into: Path) -> list[Path]:
+        return []  # `kubectl logs -l jupiter.io/run=RUN` has them
 
     async def stop(self) -> None:
         launch, self._launch = self._launch, None

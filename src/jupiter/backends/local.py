@@ -4,6 +4,8 @@ with the tail of its log."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from jupiter.backends.forked import ForkedAgents, loopback_address
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch
@@ -40,11 +42,15 @@ class LocalBackend:
                 app=app_data,
                 app_root=launch.app.root,
                 cluster=cluster_data,
+                log_level=launch.log_level,
             )
             await agents.start(config)
 
     def agent_log(self, node: str, lines: int = 20) -> str:
         return "" if self._agents is None else self._agents.agent_log(node, lines)
+
+    def save_logs(self, into: Path) -> list[Path]:
+        return [] if self._agents is None else self._agents.save_logs(into)
 
     async def stop(self) -> None:
         if self._agents is not None:

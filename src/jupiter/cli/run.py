@@ -15,6 +15,7 @@ from jupiter.cli.tokens import read_token_file
 from jupiter.cluster.spec import Cluster, load_cluster
 from jupiter.controller.run import RunOptions, run
 from jupiter.errors import SpecError
+from jupiter.logs import DEFAULT_LEVEL, LEVELS, configure
 from jupiter.profiler.model import Profile
 from jupiter.report.html import write_html_report
 from jupiter.report.report import build_report, print_summary, write_report
@@ -37,9 +38,20 @@ def cluster_from_options(nodes: int | None, cluster_file: Path | None, emulate: 
     return cluster
 
 
-def execute(options: RunOptions, report_dir: Path | None, quiet: bool) -> None:
-    with phase_bars(quiet) as bars:
-        result = asyncio.run(run(options, bars))
+def execute(
+    options: RunOptions, report_dir: Path | None, quiet: bool, log_level: str = DEFAULT_LEVEL
+) -> None:
+    configure(log_level)
+    options.log_level = log_level
+    if report_dir is not None:
+        options.logs_dir = report_dir / "logs"
+    try:
+        with phase_bars(quiet) as bars:
+            result = asyncio.run(run(options, bars))
+    except BaseException:
+        if options.logs_dir is not None and any(options.logs_dir.glob("*.log")):
+            click.echo(f"agent logs: {options.logs_dir}", err=True)
+        raise
     report = build_report(result, options.mapper)
     out = Console(quiet=quiet)
     print_summary(report, out)
@@ -71,6 +83,14 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
         click.option("--timeout", default=600.0, show_default=True, help="Streaming timeout (s)."),
         click.option("--emulation/--no-emulation", default=True, help="Apply the link model."),
         click.option("--quiet", is_flag=True, help="Print nothing but errors."),
+        click.option(
+            "--log-level",
+            type=click.Choice(LEVELS),
+            default=DEFAULT_LEVEL,
+            show_default=True,
+            help="Log level of the home and the agents (agent logs go to --report DIR/logs/ "
+            "when a run fails).",
+        ),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -122,6 +142,7 @@ def run_command(
     timeout: float,
     emulation: bool,
     quiet: bool,
+    log_level: str,
     backend: str,
     image: str | None,
     kubeconfig: Path | None,
@@ -195,7 +216,7 @@ def run_command(
         max_in_flight=max_in_flight,
         timeout=timeout,
     )
-    execute(options, report_dir, quiet)
+    execute(options, report_dir, quiet, log_level)
 
 
 @click.command("demo")

@@ -43,6 +43,8 @@ class AgentLaunch:
     # asking them reads it.
     registered: Callable[[], dict[str, str]]
     on_lost: OnAgentLost
+    # The agents' own log level (jupiter.logs.LEVELS).
+    log_level: str = "warning"
 
 
 class Backend(Protocol):
@@ -61,6 +63,11 @@ class Backend(Protocol):
 
     def agent_log(self, node: str, lines: int = 20) -> str:
         """The tail of a node's agent log, where the backend can see it ("" otherwise)."""
+        ...
+
+    def save_logs(self, into: Path) -> list[Path]:
+        """Copy every agent's whole log into the folder `into` (one file per node), where
+        the backend can reach them; returns the files written."""
         ...
 
     async def stop(self) -> None:

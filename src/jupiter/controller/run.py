@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import shutil
 import tempfile
@@ -37,6 +38,8 @@ from jupiter.planning.problem import BuiltProblem, build_problem
 from jupiter.profiler.home import ProfileSettings, gather_profile
 from jupiter.profiler.model import Profile
 from jupiter.progress import NoProgress, Progress
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -71,6 +74,9 @@ class RunOptions:
     profile: Profile | None = None
     profile_source: str | None = None
     profile_settings: ProfileSettings = field(default_factory=ProfileSettings)
+    # The agents' log level, and where their logs are copied when the run fails (None: not).
+    log_level: str = "warning"
+    logs_dir: Path | None = None
 
 
 @dataclass
@@ -133,10 +139,15 @@ async def deployed_agents(
     keep_work_dir: bool = False,
     timer: PhaseTimer | None = None,
     progress: Progress | None = None,
+    log_level: str = "warning",
+    logs_dir: Path | None = None,
+    profile: Profile | None = None,
+    profiling: bool = True,
 ) -> AsyncIterator[RunContext]:
     """The deploy phase: the home serving, one registered agent per node; on exit, teardown.
 
     Shared by `run` and by everything else that needs a run's agents (`jupiter profile`).
+    When anything fails, the agents' logs are first copied into `logs_dir` (if given).
     """
     timer = timer or PhaseTimer()
     progress = progress or NoProgress()
@@ -144,6 +155,10 @@ async def deployed_agents(
     run_id = run_id or secrets.token_hex(4)
     work_dir = Path(tempfile.mkdtemp(prefix=f"jupiter-{run_id}-"))
     state = HomeState(run_id=run_id, exits=list(app.exits), out_dir=out_dir or work_dir / "out")
+    # GET /home/profile serves the profile the mapper uses from the moment it is known.
+    state.profile = profile
+    if profile is None and not profiling:
+        state.no_profile = NO_PROFILE
     stack = contextlib.AsyncExitStack()
     try:
         with timer.phase("deploy"):
@@ -184,6 +199,7 @@ async def deployed_agents(
                     session=session,
                     registered=lambda: dict(state.agents),
                     on_lost=lambda node, reason: state.fail(f"agent {node} {reason}"),
+                    log_level=log_level,
                 )
             )
             await state.wait_for(
@@ -193,7 +209,12 @@ async def deployed_agents(
                 else register_timeout,
                 what="agents to register",
             )
+        log.info("%d agents registered (%s backend)", len(state.agents), backend.name)
         yield context
+    except BaseException:
+        if logs_dir is not None:
+            _save_logs(backend, logs_dir)
+        raise
     finally:
         with timer.phase("teardown"):
             await stack.aclose()
@@ -228,11 +249,11 @@ async def run(options: RunOptions, progress: Progress | None = None) -> RunResul
         keep_work_dir=options.keep_work_dir,
         timer=timer,
         progress=progress,
+        log_level=options.log_level,
+        logs_dir=options.logs_dir,
+        profile=options.profile,
+        profiling=options.profiling,
     ) as context:
-        # GET /home/profile serves the profile the mapper uses from the moment it is known.
-        context.state.profile = options.profile
-        if options.profile is None and not options.profiling:
-            context.state.no_profile = NO_PROFILE
         with timer.phase("profile"):
             profile = await profile_phase(context, options, built)
         if profile is not options.profile:
@@ -360,6 +381,16 @@ async def gather_stats(context: RunContext) -> list[dict[str, Any]]:
         (record for records in per_node for record in records),
         key=lambda r: (r["input_id"], r["start"] or 0.0, r["task"]),
     )
+
+
+def _save_logs(backend: Backend, logs_dir: Path) -> None:
+    try:
+        saved = backend.save_logs(logs_dir)
+    except OSError as error:
+        log.error("could not save the agents' logs into %s: %s", logs_dir, error)
+        return
+    if saved:
+        log.warning("the run failed: %d agent logs saved in %s", len(saved), logs_dir)
 
 
 def _advance(progress: Progress, done: int) -> int:

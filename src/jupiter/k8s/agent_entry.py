@@ -14,6 +14,7 @@ from jupiter.agent.config import AgentConfig
 from jupiter.agent.server import run_agent
 from jupiter.errors import JupiterError
 from jupiter.k8s import settings as s
+from jupiter.logs import configure
 
 
 def agent_config() -> AgentConfig:
@@ -41,6 +42,7 @@ def main() -> int:
     except JupiterError as error:
         print(f"agent: {error}", file=sys.stderr)
         return 2
+    configure(config.log_level, run_id=config.run_id, node=config.node)
     config.work_dir.mkdir(parents=True, exist_ok=True)
     # The root filesystem is read-only: a task writing to a relative path must land here.
     os.chdir(config.work_dir)

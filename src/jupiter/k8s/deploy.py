@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from jupiter.progress import NoProgress, Progress
 from jupiter.errors import RunError
 from jupiter.k8s import names, pods
 from jupiter.k8s.client import ApiFailure, api_errors, to_resource
 from jupiter.k8s.logchannel import LogReader, Result
 from jupiter.k8s.teardown import TeardownResult, teardown
 from jupiter.k8s.tracker import PodFailed, PodTracker
+from jupiter.progress import NoProgress, Progress
 
 PARALLEL_CREATES = 16
 LOG_TAIL_LINES = 20

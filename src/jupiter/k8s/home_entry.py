@@ -19,11 +19,13 @@ from typing import Any
 
 from jupiter.agent.auth import TOKEN_ENV
 from jupiter.app.spec import load_app
+from jupiter.backends.kubernetes import KubernetesBackend
 from jupiter.cluster.spec import Cluster
-from jupiter.controller.run import Progress, RunOptions, run
+from jupiter.controller.run import RunOptions, run
 from jupiter.errors import JupiterError, SpecError
 from jupiter.k8s import settings as s
 from jupiter.k8s.logchannel import error_line, progress_line, result_lines
+from jupiter.progress import Progress
 from jupiter.report.report import build_report
 
 
@@ -68,6 +70,7 @@ def home_options() -> tuple[RunOptions, s.RunSettings]:
     options = RunOptions(
         app=app_root,
         cluster=cluster,
+        backend=KubernetesBackend(),
         mapper=settings.mapper,
         profiling=settings.profiling,
         inputs=settings.inputs,
@@ -78,7 +81,6 @@ def home_options() -> tuple[RunOptions, s.RunSettings]:
         home_bind=s.env(s.ENV_BIND),
         home_port=s.env_int(s.ENV_PORT),
         home_url=s.env(s.ENV_ADVERTISE_URL),
-        external_agents=True,
         run_id=s.env(s.ENV_RUN_ID),
         token=s.env(TOKEN_ENV),
         register_timeout=settings.register_timeout,

@@ -20,7 +20,6 @@ from typing import Any
 from jupiter.agent.auth import new_token
 from jupiter.app.spec import load_app
 from jupiter.cluster.spec import Cluster, load_cluster
-from jupiter.controller.run import Progress
 from jupiter.errors import SpecError
 from jupiter.k8s import names
 from jupiter.k8s.client import ApiFailure, api_errors, connect, resource
@@ -31,6 +30,7 @@ from jupiter.k8s.render import RenderOptions, check_image, render
 from jupiter.k8s.settings import RunSettings
 from jupiter.mapper.registry import get_mapper
 from jupiter.planning.problem import build_problem
+from jupiter.progress import NoProgress, Progress
 from jupiter.report.model import (
     KubernetesSection,
     PodRole,
@@ -67,7 +67,7 @@ async def run_on_kubernetes(
     warn: Callable[[str], None] = lambda message: None,
 ) -> Report:
     """Runs the app on the cluster; returns its report (outputs saved locally)."""
-    progress = progress or Progress()
+    progress = progress or NoProgress()
     app = load_app(spec.app)
     get_mapper(spec.settings.mapper)
     check_image(spec.image)
