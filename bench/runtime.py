@@ -227,7 +227,7 @@ def startup(tmp: Path, nodes: int) -> dict[str, float]:
                     cluster=cluster.to_dict(),
                 )
                 await be.start(config)
-            await state.wait_for(lambda: len(state.agents) == nodes, 120, "registration")
+            await state.latch.wait_for(lambda: len(state.agents) == nodes, 120, "registration")
             elapsed = time.perf_counter() - began
             memory = [psutil.Process(pid).memory_full_info() for pid in be.pids.values()]
             return {

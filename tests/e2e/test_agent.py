@@ -41,7 +41,7 @@ async def one_agent(tmp_path: Path, token: str) -> AsyncIterator[str]:
             max_body_bytes=1024,
         )
         await backend.start(config)
-        await state.wait_for(lambda: state.agents, timeout=30, what="registration")
+        await state.latch.wait_for(lambda: state.agents, timeout=30, what="registration")
         yield next(iter(state.agents.values()))
 
 

@@ -49,7 +49,7 @@ class Agents:
     ) -> Profile:
         """gather_profile through these agents; the home then serves it (GET /home/profile)."""
         profile = await gather_profile(self.session, self.urls, app, cluster, self.auth, settings)
-        self.state.profile = profile
+        self.state.profiles.profile = profile
         return profile
 
 

@@ -156,9 +156,9 @@ async def deployed_agents(
     work_dir = Path(tempfile.mkdtemp(prefix=f"jupiter-{run_id}-"))
     state = HomeState(run_id=run_id, exits=list(app.exits), out_dir=out_dir or work_dir / "out")
     # GET /home/profile serves the profile the mapper uses from the moment it is known.
-    state.profile = profile
+    state.profiles.profile = profile
     if profile is None and not profiling:
-        state.no_profile = NO_PROFILE
+        state.profiles.reason = NO_PROFILE
     stack = contextlib.AsyncExitStack()
     try:
         with timer.phase("deploy"):
@@ -170,7 +170,7 @@ async def deployed_agents(
                     connector=aiohttp.TCPConnector(limit=0),
                 )
             )
-            state.session = session
+            state.profiles.session = session
             context = RunContext(
                 run_id=run_id,
                 token=token,
@@ -198,11 +198,11 @@ async def deployed_agents(
                     work_dir=work_dir,
                     session=session,
                     registered=lambda: dict(state.agents),
-                    on_lost=lambda node, reason: state.fail(f"agent {node} {reason}"),
+                    on_lost=lambda node, reason: state.latch.fail(f"agent {node} {reason}"),
                     log_level=log_level,
                 )
             )
-            await state.wait_for(
+            await state.latch.wait_for(
                 lambda: _advance(progress, len(state.agents)) >= len(cluster.nodes),
                 timeout=60 + 0.5 * len(cluster.nodes)
                 if register_timeout is None
@@ -287,7 +287,7 @@ async def profile_phase(
         options.profile_settings,
         context.progress,
     )
-    context.state.profile = profile
+    context.state.profiles.profile = profile
     return profile
 
 
@@ -313,7 +313,7 @@ async def stream_phase(
     progress.phase("stream", options.inputs)
     for input_id in range(options.inputs):
         if options.max_in_flight is not None:
-            await state.wait_for(
+            await state.latch.wait_for(
                 lambda: _in_flight(state, injected_at) < options.max_in_flight,  # type: ignore[operator]
                 timeout=options.timeout,
                 what=f"room to inject input {input_id}",
@@ -325,11 +325,14 @@ async def stream_phase(
                 for source in app.sources
             )
         )
-        progress.advance(sum(state.complete(k) for k in injected_at))
+        progress.advance(sum(state.deliveries.complete(k) for k in injected_at))
         if options.interval > 0 and input_id + 1 < options.inputs:
             await asyncio.sleep(options.interval)
-    await state.wait_for(
-        lambda: _advance(progress, sum(state.complete(k) for k in injected_at)) >= options.inputs,
+    await state.latch.wait_for(
+        lambda: (
+            _advance(progress, sum(state.deliveries.complete(k) for k in injected_at))
+            >= options.inputs
+        ),
         timeout=options.timeout,
         what="every input's exit outputs",
     )
@@ -343,13 +346,9 @@ def collect_result(
     injected_at: dict[int, float],
     stats: list[dict[str, Any]],
 ) -> RunResult:
-    state = context.state
-    completed_at = {
-        k: max(d.received_at for d in state.deliveries[k].values()) for k in injected_at
-    }
-    outputs = {
-        k: {task: str(d.path) for task, d in state.deliveries[k].items()} for k in injected_at
-    }
+    deliveries = context.state.deliveries
+    completed_at = {k: deliveries.completed_at(k) for k in injected_at}
+    outputs = {k: deliveries.outputs(k) for k in injected_at}
     return RunResult(
         run_id=context.run_id,
         app=context.app,
@@ -360,9 +359,9 @@ def collect_result(
         injected_at=injected_at,
         completed_at=completed_at,
         outputs=outputs,
-        duplicates=list(state.duplicates),
+        duplicates=list(deliveries.duplicates),
         stats=stats,
-        out_dir=state.out_dir,
+        out_dir=deliveries.out_dir,
         backend=context.backend.name,
     )
 
@@ -399,7 +398,7 @@ def _advance(progress: Progress, done: int) -> int:
 
 
 def _in_flight(state: HomeState, injected_at: dict[int, float]) -> int:
-    return sum(1 for k in injected_at if not state.complete(k))
+    return sum(1 for k in injected_at if not state.deliveries.complete(k))
 
 
 async def _post(
