@@ -36,13 +36,13 @@ from jupiter.agent.config import AgentConfig
 from jupiter.agent.server import serving
 from jupiter.api.hosts import (
     BUNDLE,
-    HEALTH,
     JOIN,
     MAX_BUNDLE_BYTES,
     JoinAnswer,
     JoinRequest,
     StandbyHealth,
 )
+from jupiter.api.paths import HEALTH
 from jupiter.app.spec import App
 from jupiter.cluster.spec import Cluster
 from jupiter.errors import SpecError

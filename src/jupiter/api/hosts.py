@@ -9,8 +9,7 @@ from pydantic import Field
 
 from jupiter.api.models import Body
 
-# Paths served by an agent in standby (between runs).
-HEALTH = "/health"
+# Paths served by an agent in standby (between runs), besides paths.HEALTH.
 BUNDLE = "/agent/bundle/{run_id}"
 JOIN = "/agent/join"
 

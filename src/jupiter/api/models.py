@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 # Input ids travel as JSON numbers and path segments; past 2**53 a JSON number loses digits
 # in many parsers, and nothing streams that many inputs.
 MAX_INPUT_ID = 2**53
+# A failure's message; senders keep its end, where a task's stderr says what went wrong.
+MAX_MESSAGE_CHARS = 64 * 1024
 InputId = Annotated[int, Field(strict=True, ge=0, lt=MAX_INPUT_ID)]
 # Names of nodes, tasks and sources: bounded so that a body cannot smuggle a megabyte key.
 Name = Annotated[str, Field(min_length=1, max_length=256)]
@@ -118,7 +120,7 @@ class FailureEvent(Message):
     node: Name
     task: Name
     input_id: InputId
-    message: str = Field(max_length=64 * 1024)
+    message: str = Field(max_length=MAX_MESSAGE_CHARS)
 
     def describe(self) -> str:
         return (

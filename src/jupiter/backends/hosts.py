@@ -19,7 +19,9 @@ from typing import Any
 import aiohttp
 
 from jupiter.agent.auth import auth_headers
-from jupiter.api.hosts import BUNDLE, HEALTH, JOIN, MAX_BUNDLE_BYTES, JoinRequest
+from jupiter.api.client import AgentClient, CallFailed
+from jupiter.api.hosts import BUNDLE, JOIN, MAX_BUNDLE_BYTES, JoinRequest
+from jupiter.api.paths import HEALTH
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch
 from jupiter.errors import RunError, SpecError
@@ -41,6 +43,8 @@ class HostsBackend:
         self._home_address = home_address
         self._launch: AgentLaunch | None = None
         self._addresses: dict[str, str] = {}
+        # Nodes whose agent accepted the run: only those are this run's to send back.
+        self._joined: set[str] = set()
         self._watcher: asyncio.Task[None] | None = None
 
     def home_host(self, cluster: Cluster) -> str:
@@ -92,6 +96,7 @@ class HostsBackend:
                 timeout=timeout,
             ) as response:
                 await _check(response, where, "joining the run")
+            self._joined.add(node)
         except (aiohttp.ClientError, TimeoutError) as error:
             raise RunError(
                 f"{where} does not answer ({type(error).__name__}: {error}); start it there "
@@ -132,23 +137,18 @@ class HostsBackend:
         launch, self._launch = self._launch, None
         if launch is None or launch.session.closed:
             return
-        auth = auth_headers(launch.token)
-        registered = launch.registered()
+        urls = {node: f"http://{self._addresses[node]}" for node in self._joined}
+        registered = {n: url for n, url in launch.registered().items() if n in urls}
+        agents = AgentClient(launch.session, {**urls, **registered}, auth_headers(launch.token))
 
-        async def one(node: str, address: str) -> None:
+        async def one(node: str) -> None:
             # Back to standby; an agent that never came up for the run ends by its lease.
-            url = registered.get(node, f"http://{address}")
             try:
-                async with launch.session.post(
-                    f"{url}/shutdown",
-                    headers=auth,
-                    timeout=aiohttp.ClientTimeout(total=SHUTDOWN_TIMEOUT_S),
-                ):
-                    pass
-            except (aiohttp.ClientError, TimeoutError) as error:
-                log.warning("node %s: could not send its agent back to standby: %s", node, error)
+                await agents.shutdown(node, timeout=SHUTDOWN_TIMEOUT_S)
+            except CallFailed as error:
+                log.warning("could not send the agent back to standby: %s", error)
 
-        await asyncio.gather(*(one(node, address) for node, address in self._addresses.items()))
+        await asyncio.gather(*(one(node) for node in agents.urls))
 
 
 def node_addresses(cluster: Cluster, source: str = "cluster.yaml") -> dict[str, str]:

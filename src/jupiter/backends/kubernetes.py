@@ -8,9 +8,8 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-import aiohttp
-
 from jupiter.agent.auth import auth_headers
+from jupiter.api.client import AgentClient, CallFailed
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch
 
@@ -41,19 +40,14 @@ class KubernetesBackend:
         launch, self._launch = self._launch, None
         if launch is None or launch.session.closed:
             return
-        headers = auth_headers(launch.token)
+        agents = AgentClient(launch.session, launch.registered(), auth_headers(launch.token))
 
-        async def one(url: str) -> None:
+        async def one(node: str) -> None:
             # An agent already gone is no error: the pods are deleted next anyway.
-            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
-                async with launch.session.post(
-                    f"{url}/shutdown",
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=SHUTDOWN_TIMEOUT_S),
-                ):
-                    pass
+            with contextlib.suppress(CallFailed):
+                await agents.shutdown(node, timeout=SHUTDOWN_TIMEOUT_S)
 
-        await asyncio.gather(*(one(url) for url in launch.registered().values()))
+        await asyncio.gather(*(one(node) for node in agents.urls))
 
 
 BACKEND = KubernetesBackend

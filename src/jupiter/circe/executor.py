@@ -29,7 +29,9 @@ from typing import Any
 
 import aiohttp
 
-from jupiter.api.models import Deployment
+from jupiter.api import paths
+from jupiter.api.client import CallFailed, HomeClient
+from jupiter.api.models import MAX_MESSAGE_CHARS, Deployment, FailureEvent
 from jupiter.app.runner import TaskFailed as TaskRunFailed
 from jupiter.app.runner import TaskRunner
 from jupiter.app.spec import App
@@ -208,7 +210,8 @@ class Executor:
     async def _send(self, destination: str, input_id: int, producer: str) -> None:
         where = {"node": self.node, "task": producer, "input_id": input_id}
         assert self.deployment is not None  # the state ships nothing before a mapping
-        url = f"{self.deployment.addresses[destination]}/circe/data/{input_id}/{producer}"
+        base = self.deployment.addresses[destination]
+        url = base + paths.fill(paths.CIRCE_DATA, input_id=input_id, producer=producer)
         path = self.store.path(input_id, producer)
         outcome: Event
         try:
@@ -238,17 +241,13 @@ class Executor:
         if self.deployment is None:
             log.error("no home to report to: %s", message, extra=where)
             return
-        event = {
-            "kind": "failure",
-            "node": self.node,
-            "task": task,
-            "input_id": input_id,
-            "message": message,
-        }
-        url = f"{self.deployment.addresses[HOME]}/home/event"
+        # The end of a long message (a task's stderr) is where its cause is.
+        event = FailureEvent(
+            node=self.node, task=task, input_id=input_id, message=message[-MAX_MESSAGE_CHARS:]
+        )
+        home = HomeClient(self.session, self.deployment.addresses[HOME], self.auth)
         try:
-            async with self.session.post(url, json=event, headers=self.auth) as response:
-                response.raise_for_status()
-        except (aiohttp.ClientError, TimeoutError) as error:
+            await home.event(event)
+        except CallFailed as error:
             # The home may be gone (a run torn down); nothing else can hear of it but the log.
             log.error("could not report a failure home: %s (%s)", message, error, extra=where)

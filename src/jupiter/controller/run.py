@@ -23,6 +23,9 @@ from typing import Any
 import aiohttp
 
 from jupiter.agent.auth import auth_headers, new_token
+from jupiter.api import paths
+from jupiter.api.client import AgentClient
+from jupiter.api.models import Deployment
 from jupiter.app.spec import App, load_app
 from jupiter.circe.executor import HOME
 from jupiter.circe.transfer import send_file
@@ -31,7 +34,7 @@ from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch, Backend
 from jupiter.controller.home import NO_PROFILE, HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
-from jupiter.errors import RunError, SpecError
+from jupiter.errors import SpecError
 from jupiter.mapper.registry import get_mapper
 from jupiter.mapper.schedule import Schedule
 from jupiter.planning.problem import BuiltProblem, build_problem
@@ -121,6 +124,10 @@ class RunContext:
     @property
     def auth(self) -> dict[str, str]:
         return auth_headers(self.token)
+
+    def agents(self) -> AgentClient:
+        """A typed client to every agent registered so far."""
+        return AgentClient(self.session, dict(self.state.agents), self.auth)
 
 
 @contextlib.asynccontextmanager
@@ -293,14 +300,11 @@ async def profile_phase(
 
 async def dispatch_phase(context: RunContext, schedule: Schedule) -> None:
     """Push the mapping (the desired state) and every address to every agent."""
-    agents = context.state.agents
-    deployment = {"mapping": schedule.mapping, "addresses": {**agents, HOME: context.home_url}}
-    await asyncio.gather(
-        *(
-            _post(context.session, f"{agents[node]}/circe/deploy", deployment, context.auth)
-            for node in context.cluster.node_names
-        )
+    agents = context.agents()
+    deployment = Deployment(
+        mapping=schedule.mapping, addresses={**agents.urls, HOME: context.home_url}
     )
+    await asyncio.gather(*(agents.deploy(node, deployment) for node in context.cluster.node_names))
 
 
 async def stream_phase(
@@ -369,15 +373,10 @@ def collect_result(
 async def gather_stats(context: RunContext) -> list[dict[str, Any]]:
     """Every agent's per-(task, input) records, on one timeline."""
 
-    async def one(url: str) -> list[dict[str, Any]]:
-        async with context.session.get(f"{url}/circe/stats", headers=context.auth) as response:
-            if response.status >= 300:
-                raise RunError(f"{url}/circe/stats: HTTP {response.status}")
-            return list((await response.json())["records"])
-
-    per_node = await asyncio.gather(*(one(url) for url in context.state.agents.values()))
+    agents = context.agents()
+    per_node = await asyncio.gather(*(agents.stats(node) for node in agents.urls))
     return sorted(
-        (record for records in per_node for record in records),
+        (record.model_dump() for stats in per_node for record in stats.records),
         key=lambda r: (r["input_id"], r["start"] or 0.0, r["task"]),
     )
 
@@ -401,16 +400,8 @@ def _in_flight(state: HomeState, injected_at: dict[int, float]) -> int:
     return sum(1 for k in injected_at if not state.deliveries.complete(k))
 
 
-async def _post(
-    session: aiohttp.ClientSession, url: str, body: dict[str, Any], auth: dict[str, str]
-) -> None:
-    async with session.post(url, json=body, headers=auth) as response:
-        if response.status >= 300:
-            raise RunError(f"{url}: HTTP {response.status}: {(await response.text())[:300]}")
-
-
 async def _inject(context: RunContext, agent_url: str, source: str, input_id: int) -> None:
     # The input originates on the source's node, so handing it over is not WAN traffic.
     path = context.app.input_for(source, input_id)
-    url = f"{agent_url}/circe/inject/{input_id}/{source}"
+    url = agent_url + paths.fill(paths.CIRCE_INJECT, input_id=input_id, producer=source)
     await send_file(context.session, url, path, LinkEmulator(None), context.auth)

@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from jupiter.api import paths
 from jupiter.app.runner import TaskRunner
 from jupiter.app.spec import App
 from jupiter.circe.monitor import Monitor
@@ -98,7 +99,7 @@ class ExecutionProfiler:
                 # Setting the stage, not a measurement: no link emulation to wait out.
                 await send_file(
                     session,
-                    f"{url}/profiler/execution/samples/{task}",
+                    url + paths.fill(paths.PROFILER_EXECUTION_SAMPLE, task=task),
                     self.samples / task,
                     LinkEmulator(None),
                     auth,
