@@ -54,4 +54,3 @@ def configure(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    root.propagate = False

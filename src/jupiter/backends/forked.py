@@ -19,6 +19,7 @@ import psutil
 
 from jupiter.agent.auth import TOKEN_ENV
 from jupiter.agent.config import AgentConfig
+from jupiter.background import background
 from jupiter.errors import RunError
 
 STOP_TIMEOUT_S = 10.0
@@ -56,7 +57,7 @@ class ForkedAgents:
             start_new_session=True,
             env={**os.environ, TOKEN_ENV: self.token},
         )
-        self._listener = asyncio.ensure_future(self._listen())
+        self._listener = background(self._listen(), "listening to the agent launcher")
         return self
 
     def on_agent_exit(self, callback: Callable[[str, int], None]) -> None:

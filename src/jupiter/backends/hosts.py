@@ -22,6 +22,7 @@ from jupiter.agent.auth import auth_headers
 from jupiter.api.client import AgentClient, CallFailed
 from jupiter.api.hosts import BUNDLE, JOIN, MAX_BUNDLE_BYTES, JoinRequest
 from jupiter.api.paths import HEALTH
+from jupiter.background import background
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch
 from jupiter.errors import RunError, SpecError
@@ -63,7 +64,7 @@ class HostsBackend:
                 for node, address in self._addresses.items()
             )
         )
-        self._watcher = asyncio.ensure_future(self._watch(launch))
+        self._watcher = background(self._watch(launch), "watching the hand-started agents")
 
     async def _enlist(self, launch: AgentLaunch, node: str, address: str, bundle: bytes) -> None:
         base = f"http://{address}"

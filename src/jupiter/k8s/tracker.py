@@ -13,6 +13,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from jupiter.background import background
 from jupiter.errors import RunError
 from jupiter.k8s import names, pods
 from jupiter.k8s.client import api_errors, resource
@@ -37,7 +38,7 @@ class PodTracker:
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> PodTracker:
-        self._task = asyncio.ensure_future(self._watch())
+        self._task = background(self._watch(), "pod watching")
         return self
 
     async def __aexit__(

@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
@@ -39,14 +39,9 @@ from jupiter.cluster.spec import Cluster
 from jupiter.errors import RunError
 from jupiter.profiler.execution import DEFAULT_BUDGET_S, DEFAULT_REPEATS
 from jupiter.profiler.model import LinkProfile, Profile, ResourceSample
+from jupiter.progress import Progress
 
 MIB = 1024 * 1024
-
-
-class ProgressLike(Protocol):
-    def phase(self, name: str, total: int) -> None: ...
-
-    def advance(self, done: int) -> None: ...
 
 
 @dataclass
@@ -164,7 +159,7 @@ async def gather_profile(
     cluster: Cluster,
     auth: dict[str, str],
     settings: ProfileSettings | None = None,
-    progress: ProgressLike | None = None,
+    progress: Progress | None = None,
 ) -> Profile:
     """Profile links, nodes and tasks through the agents at `urls` (node -> base URL)."""
     settings = settings or ProfileSettings()
@@ -226,7 +221,7 @@ async def gather_profile(
 
 
 async def _network(
-    agents: AgentCalls, nodes: list[str], settings: ProfileSettings, progress: ProgressLike | None
+    agents: AgentCalls, nodes: list[str], settings: ProfileSettings, progress: Progress | None
 ) -> tuple[dict[str, dict[str, LinkProfile]], dict[str, Any]]:
     plans = {node: settings.plan_for(i, nodes, agents.urls) for i, node in enumerate(nodes)}
     await asyncio.gather(
@@ -269,7 +264,7 @@ async def _execution(
     app: App,
     nodes: list[str],
     settings: ProfileSettings,
-    progress: ProgressLike | None,
+    progress: Progress | None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
     # The chain runs on the first node; any node would do, the outputs are the same.
     producer = nodes[0]

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from jupiter.api import paths
 from jupiter.api.profiler import NetworkPlan
+from jupiter.background import background
 from jupiter.circe.transfer import SignedBody, TransferError, send_file
 from jupiter.cluster.emulator import HostPath, LinkEmulator
 from jupiter.cluster.spec import Cluster
@@ -117,8 +118,8 @@ class NetworkProfiler:
             self.samples[peer] = deque(old, maxlen=plan.window)
             self._budgets[peer] = LinkBudget(plan.max_link_share, plan.burst_seconds)
             self._locks.setdefault(peer, asyncio.Lock())
-        self._tasks.append(asyncio.ensure_future(self._probe_loop(plan)))
-        self._tasks.append(asyncio.ensure_future(self._refit_loop(plan)))
+        self._tasks.append(background(self._probe_loop(plan), "network probing"))
+        self._tasks.append(background(self._refit_loop(plan), "network refitting"))
 
     async def close(self) -> None:
         tasks, self._tasks = self._tasks, []

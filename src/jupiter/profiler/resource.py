@@ -11,6 +11,7 @@ from typing import Any
 
 import psutil
 
+from jupiter.background import background
 from jupiter.profiler.model import ResourceSample
 
 DEFAULT_INTERVAL_S = 2.0
@@ -34,7 +35,7 @@ class ResourceProfiler:
         # The first readings only set the reference point for the next ones.
         psutil.cpu_percent(interval=None)
         self._me.cpu_percent(interval=None)
-        self._task = asyncio.ensure_future(self._loop())
+        self._task = background(self._loop(), "resource sampling")
 
     async def close(self) -> None:
         if self._task is not None:
