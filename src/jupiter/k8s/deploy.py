@@ -1,7 +1,7 @@
 """One run's life in the cluster: create its objects, wait until its pods serve, follow the
 home to its result, and delete everything on the way out, whatever the way out is.
 
-    async with Deployment(client, objects, namespace, run_id, progress) as deployment:
+    async with ClusterRun(client, objects, namespace, run_id, progress) as deployment:
         await deployment.create()
         await deployment.wait_ready(timeout)
         result = await deployment.follow_home(timeout)
@@ -43,7 +43,7 @@ class Timings:
     teardown: dict[str, float] = field(default_factory=dict)
 
 
-class Deployment:
+class ClusterRun:
     def __init__(
         self,
         client: Any,
@@ -71,7 +71,7 @@ class Deployment:
 
     # -- lifetime ----------------------------------------------------------------------
 
-    async def __aenter__(self) -> Deployment:
+    async def __aenter__(self) -> ClusterRun:
         return self
 
     async def __aexit__(

@@ -23,7 +23,7 @@ from jupiter.cluster.spec import Cluster, load_cluster
 from jupiter.errors import SpecError
 from jupiter.k8s import names
 from jupiter.k8s.client import ApiFailure, api_errors, connect, resource
-from jupiter.k8s.deploy import Deployment, Timings
+from jupiter.k8s.deploy import ClusterRun, Timings
 from jupiter.k8s.discover import discover_cluster
 from jupiter.k8s.logchannel import save_outputs
 from jupiter.k8s.render import RenderOptions, check_image, render
@@ -96,7 +96,7 @@ async def run_on_kubernetes(
             settings=spec.settings,
         )
         objects = render(app, cluster, options, source)
-        deployment = Deployment(client, objects, namespace, run_id, progress, warn)
+        deployment = ClusterRun(client, objects, namespace, run_id, progress, warn)
         async with deployment:
             await deployment.create()
             await deployment.wait_ready(spec.settings.register_timeout)
