@@ -13,8 +13,6 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import networkx as nx
-
 if TYPE_CHECKING:
     from jupiter.mapper.problem_file import EdgeFile, ProblemShape
 
@@ -28,6 +26,9 @@ def first_broken_rule(doc: ProblemShape) -> Broken | None:
 
 def find_cycle(tasks: list[str], edges: list[EdgeFile]) -> list[str]:
     """One cycle as a list of tasks in data-flow order (empty when the graph is acyclic)."""
+    # Imported here: agents import this module, and only validating a problem file needs it.
+    import networkx as nx
+
     graph = nx.DiGraph()
     graph.add_nodes_from(tasks)
     graph.add_edges_from((edge.src, edge.dst) for edge in edges)
