@@ -30,10 +30,12 @@ class Message(Body):
 
 
 class Deployment(Body):
-    """The controller's desired state, as pushed to every agent at dispatch."""
+    """The controller's desired state, as pushed to every agent at dispatch and again, with a
+    higher epoch, after every re-mapping."""
 
     mapping: dict[str, str]  # task or source -> node
     addresses: dict[str, str]  # node -> base URL, plus "home"
+    epoch: int = Field(default=0, ge=0, lt=2**31)
 
 
 # -- every server ---------------------------------------------------------------------------
@@ -78,6 +80,7 @@ class TaskRecordBody(Message):
     finish: float | None = None
     output_bytes: int | None = None
     failed: str | None = None
+    attempts: int = 1
     waiting: float | None = None
     queued: float | None = None
     duration: float | None = None
@@ -131,6 +134,33 @@ class FailureEvent(Message):
 
 class Noted(Message):
     noted: bool = True
+
+
+class Heartbeat(Message):
+    """POST /home/heartbeat, every HEARTBEAT_INTERVAL_S from every agent: alive, and how busy.
+
+    `held` lists the inputs the agent still keeps data for; the answer says which of them the
+    agent may forget. `records` are the final monitor records of inputs it forgot since the
+    last beat that reached the home, so that no record is lost and none piles up."""
+
+    node: Name
+    # The deployment the agent runs (-1 before the first).
+    epoch: int = Field(ge=-1, lt=2**31)
+    ready: int = Field(ge=0)
+    running: int = Field(ge=0)
+    sending: int = Field(ge=0)
+    store_bytes: int = Field(ge=0)
+    held: list[InputId] = Field(default_factory=list, max_length=1_000_000)
+    records: list[TaskRecordBody] = Field(default_factory=list, max_length=1_000_000)
+
+
+class HeartbeatAnswer(Message):
+    # The home's current deployment epoch (-1 before dispatch): an agent behind it is sent
+    # the current deployment.
+    epoch: int
+    # Inputs every exit output of which reached the home (or that failed): their data and
+    # records may go.
+    release: list[InputId] = Field(default_factory=list)
 
 
 class ProfileQuery(Body):

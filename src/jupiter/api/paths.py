@@ -38,6 +38,7 @@ PROFILER_EXECUTION_RUN = "/profiler/execution/run"
 # -- home -----------------------------------------------------------------------------------
 HOME_REGISTER = "/home/register"
 HOME_EVENT = "/home/event"
+HOME_HEARTBEAT = "/home/heartbeat"
 HOME_PROFILE = "/home/profile"
 
 

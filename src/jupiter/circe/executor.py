@@ -33,7 +33,7 @@ from jupiter.api import paths
 from jupiter.api.client import CallFailed, HomeClient
 from jupiter.api.models import MAX_MESSAGE_CHARS, Deployment, FailureEvent
 from jupiter.app.runner import TaskFailed as TaskRunFailed
-from jupiter.app.runner import TaskRunner
+from jupiter.app.runner import TaskRunner, retry_delay
 from jupiter.app.spec import App
 from jupiter.circe.monitor import Monitor
 from jupiter.circe.state import (
@@ -42,7 +42,9 @@ from jupiter.circe.state import (
     DataArrived,
     Event,
     ExecutorState,
+    ForgetInput,
     InputInjected,
+    InputsReleased,
     MappingDeployed,
     ReportFailure,
     RunTask,
@@ -61,6 +63,14 @@ from jupiter.cluster.spec import Cluster
 __all__ = ["HOME", "Deployment", "Executor"]
 
 log = logging.getLogger(__name__)
+
+# A destination that accepted a send's connection and has not answered for this long is
+# treated as unreachable (a stopped process accepts and never answers).
+ANSWER_TIMEOUT_S = 30.0
+# Delay before the n-th retry of a send whose destination did not answer: short at first,
+# for a blip, then at most RETRY_MAX_S while the home notices and re-maps a dead node.
+RETRY_FIRST_S = 0.25
+RETRY_MAX_S = 2.0
 
 
 class Executor:
@@ -105,8 +115,9 @@ class Executor:
     # -- events in ---------------------------------------------------------------------------
 
     async def deploy(self, deployment: Deployment) -> None:
-        """Take the controller's mapping; MappingRejected (a ValueError) if it cannot run."""
-        self._apply(MappingDeployed(deployment))
+        """Take the controller's mapping (again, with a higher epoch, after a re-mapping);
+        MappingRejected (a ValueError) if it cannot run."""
+        self._apply(MappingDeployed(deployment, self._clock()))
         here = [t for t, node in deployment.mapping.items() if node == self.node]
         if any(t in self.app.tasks and self.app.tasks[t].python for t in here):
             # Interpreter start-up belongs to dispatch, not to the first input's makespan.
@@ -121,6 +132,14 @@ class Executor:
     def arrived(self, input_id: int, upstream: str) -> None:
         """The output of `upstream` for `input_id` is in the local store."""
         self._apply(DataArrived(input_id, upstream, self._clock()))
+
+    def release(self, input_ids: list[int]) -> None:
+        """The home is done with these inputs: their data and records here may go."""
+        if input_ids:
+            self._apply(InputsReleased(tuple(input_ids), self._clock()))
+
+    def store_bytes(self) -> int:
+        return self.store.size()
 
     async def close(self) -> None:
         self._closing = True
@@ -141,8 +160,11 @@ class Executor:
         match action:
             case RunTask(task, input_id):
                 self._spawn(self._run(task, input_id), task, input_id)
-            case SendOutput(destination, input_id, producer):
-                self._spawn(self._send(destination, input_id, producer), producer, input_id)
+            case SendOutput(destination, input_id, producer, attempt):
+                work = self._send(destination, input_id, producer, attempt)
+                self._spawn(work, producer, input_id)
+            case ForgetInput(input_id):
+                self.store.forget(input_id)
             case ReportFailure(task, input_id, message):
                 work = self._report_failure(task, input_id, message)
                 self._spawn(work, task, input_id, report_crash=False)
@@ -194,7 +216,31 @@ class Executor:
         self._apply(outcome)
 
     async def _run_task(self, task: str, input_id: int) -> int:
-        """Run `task` on its inputs in the store; the size of the output it left there."""
+        """Run `task` on its inputs, retrying a failed or timed-out attempt after a growing
+        pause up to the task's `retries`; only the last failure is raised (and reported)."""
+        retries = self.app.tasks[task].retries
+        attempt = 1
+        while True:
+            self.monitor.attempted(task, input_id, attempt)
+            try:
+                return await self._attempt_task(task, input_id)
+            except TaskRunFailed as failure:
+                if attempt > retries:
+                    raise
+                delay = retry_delay(attempt)
+                log.warning(
+                    "attempt %d of %d failed, retrying in %.1f s: %s",
+                    attempt,
+                    retries + 1,
+                    delay,
+                    failure.message[-200:],
+                    extra={"node": self.node, "task": task, "input_id": input_id},
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _attempt_task(self, task: str, input_id: int) -> int:
+        """Run `task` once on its inputs in the store; the size of the output it left there."""
         inputs = {name: self.store.path(input_id, name) for name in self.app.upstream(task)}
         output = self.store.path(input_id, task)
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -207,18 +253,31 @@ class Executor:
             await asyncio.sleep((time.perf_counter() - began) * (self._stretch - 1.0))
         return output.stat().st_size
 
-    async def _send(self, destination: str, input_id: int, producer: str) -> None:
+    async def _send(self, destination: str, input_id: int, producer: str, attempt: int) -> None:
         where = {"node": self.node, "task": producer, "input_id": input_id}
+        if attempt:
+            await asyncio.sleep(min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (attempt - 1)))
         assert self.deployment is not None  # the state ships nothing before a mapping
+        # The address as deployed now: a retry after a re-mapping uses the new one.
         base = self.deployment.addresses[destination]
         url = base + paths.fill(paths.CIRCE_DATA, input_id=input_id, producer=producer)
         path = self.store.path(input_id, producer)
         outcome: Event
         try:
-            await send_file(self.session, url, path, self._emulator(destination), self.auth)
+            await send_file(
+                self.session,
+                url,
+                path,
+                self._emulator(destination),
+                self.auth,
+                answer_timeout=None if destination == HOME else ANSWER_TIMEOUT_S,
+            )
         except TransferError as error:
-            log.error("could not send the output to %s: %s", destination, error, extra=where)
-            outcome = SendFailed(destination, input_id, producer, str(error), self._clock())
+            level = logging.WARNING if error.unreachable else logging.ERROR
+            log.log(level, "could not send the output to %s: %s", destination, error, extra=where)
+            outcome = SendFailed(
+                destination, input_id, producer, str(error), self._clock(), error.unreachable
+            )
         except Exception as error:
             log.exception("unexpected error sending the output to %s", destination, extra=where)
             message = f"unexpected error sending to {destination}: {type(error).__name__}: {error}"

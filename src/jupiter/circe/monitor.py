@@ -24,6 +24,8 @@ class TaskRecord:
     finish: float | None = None
     output_bytes: int | None = None
     failed: str | None = None
+    # Runs of the task for this input: 1, plus one per retry after a failure or timeout.
+    attempts: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
@@ -57,8 +59,17 @@ class Monitor:
         if record.enter is None:
             record.enter = at
 
+    def attempted(self, task: str, input_id: int, attempts: int) -> None:
+        """The task is on its `attempts`-th run for this input (start stays the first's)."""
+        self.record(task, input_id).attempts = attempts
+
     def mark(self, task: str, input_id: int, event: str, at: float) -> None:
         setattr(self.record(task, input_id), event, at)
+
+    def pop_input(self, input_id: int) -> list[TaskRecord]:
+        """Every record of `input_id`, removed: an input the home has is done with here."""
+        keys = [key for key in self._records if key[1] == input_id]
+        return [self._records.pop(key) for key in keys]
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [record.to_dict() for record in self._records.values()]

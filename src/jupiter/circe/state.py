@@ -11,8 +11,20 @@ task run or a send ended) and carries out the actions it returns, in order:
   destination is in flight at a time, in the order the outputs were made, so each link
   carries its data in input order the way one TCP connection would.
 - `ReportFailure`: tell the home a task (or the delivery of its output) failed.
+- `ForgetInput`: delete an input's data from the store: the home has all of it.
 
-The per (task, input id) records the home gathers live in `monitor`, which the state fills.
+Recovery. Every output made here is *retained* until the home says its input is done
+(`InputsReleased`, from the heartbeat answer): until then a node that dies can be replaced.
+A re-mapping arrives as a deployment with a higher epoch; the state then resends every output
+it made to each destination the new mapping adds, drops queued sends no destination wants any
+more, and counts the data it holds for the tasks the new mapping moved here. Resent data that
+a node already had is ignored (de-duplication), so replays run nothing twice where nothing
+was lost. A send that cannot reach its destination (`SendFailed(unreachable=True)`) is tried
+again with growing delays (`SendOutput.attempt`) for as long as the mapping still wants it:
+the home notices a dead node within seconds and re-maps, which ends the retries.
+
+The per (task, input id) records the home gathers live in `monitor`, which the state fills;
+a released input's records move to `finished_records`, for the next heartbeat to carry home.
 
 Extending it (recovery, re-mapping) means adding an event type, its handler and an entry in
 `_handlers`; the I/O layer needs no change unless a new action appears.
@@ -28,9 +40,12 @@ from dataclasses import dataclass
 
 from jupiter.api.models import Deployment
 from jupiter.app.spec import App
-from jupiter.circe.monitor import Monitor
+from jupiter.circe.monitor import Monitor, TaskRecord
 
 HOME = "home"
+# Attempts at a send whose destination does not answer, before its failure is reported: with
+# the backoff in executor.py, about a minute, far past the home's detection of a dead node.
+MAX_UNREACHABLE_ATTEMPTS = 40
 
 
 class MappingRejected(ValueError):
@@ -49,6 +64,7 @@ class InvalidEvent(RuntimeError):
 @dataclass(frozen=True)
 class MappingDeployed:
     deployment: Deployment
+    at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,17 @@ class SendFailed:
     producer: str
     message: str
     at: float
+    # The destination did not answer at all (refused, reset, timed out), as opposed to
+    # answering that it would not take the data: the node may be dead, or only slow.
+    unreachable: bool = False
+
+
+@dataclass(frozen=True)
+class InputsReleased:
+    """The home has every exit output of these inputs (or gave up on them): forget them."""
+
+    input_ids: tuple[int, ...]
+    at: float
 
 
 Event = (
@@ -119,6 +146,7 @@ Event = (
     | TaskFailed
     | SendSucceeded
     | SendFailed
+    | InputsReleased
 )
 
 
@@ -136,6 +164,8 @@ class SendOutput:
     destination: str  # a node, or HOME
     input_id: int
     producer: str
+    # 0 for a first try; n > 0: the n-th retry of a send whose destination did not answer.
+    attempt: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,7 +175,12 @@ class ReportFailure:
     message: str
 
 
-Action = RunTask | SendOutput | ReportFailure
+@dataclass(frozen=True)
+class ForgetInput:
+    input_id: int
+
+
+Action = RunTask | SendOutput | ReportFailure | ForgetInput
 
 
 # -- the state -------------------------------------------------------------------------------
@@ -163,6 +198,16 @@ class ExecutorState:
         # (producer, input id) outputs already taken in: a resent file must not run twice.
         self._received: set[tuple[str, int]] = set()
         self._injected: set[tuple[str, int]] = set()
+        # Per input id: the producers whose outputs are in the store here (made here or
+        # received), and of those, the ones made here (this node's to resend).
+        self._held: dict[int, set[str]] = {}
+        self._made: dict[int, set[str]] = {}
+        # (producer, input id) -> every destination its output was queued for from here.
+        self._sent: dict[tuple[str, int], set[str]] = {}
+        # Tasks that ran to the end here, per input id: a re-mapping must not run them again.
+        self._done: dict[int, set[str]] = {}
+        self._released: set[int] = set()
+        self.finished_records: list[TaskRecord] = []
         # (local task, input id) -> the upstreams whose outputs are here so far.
         self._arrived: dict[tuple[str, int], set[str]] = {}
         # Ready tasks as (ready at, arrival order, task, input id): the order breaks ties so
@@ -181,6 +226,7 @@ class ExecutorState:
             TaskFailed: self._task_failed,
             SendSucceeded: self._send_succeeded,
             SendFailed: self._send_failed,
+            InputsReleased: self._inputs_released,
         }
 
     def handle(self, event: Event) -> list[Action]:
@@ -205,12 +251,33 @@ class ExecutorState:
         """Sends to `destination` waiting behind the one in flight."""
         return list(self._outboxes.get(destination, ()))
 
+    @property
+    def epoch(self) -> int:
+        return -1 if self.deployment is None else self.deployment.epoch
+
+    @property
+    def held_inputs(self) -> list[int]:
+        """Inputs this node still keeps anything of (data, pending work, records)."""
+        live = set(self._held) | {k for _, k in self._running} | {k for _, k in self._arrived}
+        return sorted(live)
+
+    @property
+    def sending(self) -> int:
+        return len(self._sending) + sum(len(outbox) for outbox in self._outboxes.values())
+
     # -- handlers ----------------------------------------------------------------------------
 
     def _deployed(self, event: MappingDeployed) -> list[Action]:
-        if self.deployment is not None:
-            raise MappingRejected("a mapping is already deployed on this node")
         deployment = event.deployment
+        current = self.deployment
+        if current is not None:
+            if deployment == current:
+                return []  # the same deployment again: a retried push
+            if deployment.epoch <= current.epoch:
+                raise MappingRejected(
+                    f"a mapping is already deployed on this node (epoch {current.epoch}); "
+                    f"a new one needs a higher epoch, not {deployment.epoch}"
+                )
         names = set(self.app.tasks) | set(self.app.sources)
         unknown = set(deployment.mapping) - names
         if unknown:
@@ -228,7 +295,31 @@ class ExecutorState:
         if missing:
             raise MappingRejected(f"deployment has no address for {sorted(missing)}")
         self.deployment = deployment
-        return []
+        return [] if current is None else self._remapped(event.at)
+
+    def _remapped(self, at: float) -> list[Action]:
+        """A new mapping epoch: reroute what is queued, resend what moved, take in what came."""
+        mapping = self._mapping()
+        # Queued sends no destination wants any more (their node lost its tasks) go.
+        for outbox in self._outboxes.values():
+            kept = [send for send in outbox if self._wanted(send)]
+            outbox.clear()
+            outbox.extend(kept)
+        # Work waiting here for tasks that moved away is theirs now.
+        self._arrived = {
+            key: have for key, have in self._arrived.items() if mapping[key[0]] == self.node
+        }
+        self._ready = [entry for entry in self._ready if mapping[entry[2]] == self.node]
+        heapq.heapify(self._ready)
+        actions: list[Action] = []
+        for input_id in sorted(self._held):
+            # Tasks moved here count the data already held for them.
+            for producer in sorted(self._held[input_id]):
+                self._count_for_children(producer, input_id, at)
+            # Outputs made here go to every destination the new mapping adds.
+            for producer in sorted(self._made.get(input_id, ())):
+                actions += self._ship(producer, input_id, at, only_new=True)
+        return actions + self._fill_slots()
 
     def _injected_input(self, event: InputInjected) -> list[Action]:
         self._mapping()
@@ -238,6 +329,7 @@ class ExecutorState:
         if key in self._injected:
             return []  # a retried injection: its data went out the first time
         self._injected.add(key)
+        self._hold(event.source, event.input_id, made=True)
         record = self.monitor.record(event.source, event.input_id)
         record.enter = record.ready = record.start = record.finish = event.at
         record.output_bytes = event.size
@@ -256,6 +348,11 @@ class ExecutorState:
     def _task_finished(self, event: TaskFinished) -> list[Action]:
         self._expect_running(event.task, event.input_id)
         self._running.discard((event.task, event.input_id))
+        if event.input_id in self._released:
+            # A replay's run that ended after the home already had the input: nothing to ship.
+            return [ForgetInput(event.input_id), *self._fill_slots()]
+        self._done.setdefault(event.input_id, set()).add(event.task)
+        self._hold(event.task, event.input_id, made=True)
         record = self.monitor.record(event.task, event.input_id)
         record.finish = event.at
         record.output_bytes = event.output_bytes
@@ -264,6 +361,8 @@ class ExecutorState:
     def _task_failed(self, event: TaskFailed) -> list[Action]:
         self._expect_running(event.task, event.input_id)
         self._running.discard((event.task, event.input_id))
+        if event.input_id in self._released:
+            return self._fill_slots()
         self.monitor.record(event.task, event.input_id).failed = event.message
         failure = ReportFailure(event.task, event.input_id, event.message)
         return [failure, *self._fill_slots()]
@@ -273,9 +372,44 @@ class ExecutorState:
         return self._next_send(event.destination)
 
     def _send_failed(self, event: SendFailed) -> list[Action]:
-        self._end_send(event.destination, event.input_id, event.producer)
-        failure = ReportFailure(event.producer, event.input_id, event.message)
+        attempt = self._end_send(event.destination, event.input_id, event.producer)
+        retry = SendOutput(event.destination, event.input_id, event.producer, attempt + 1)
+        if not self._wanted(retry):
+            return self._next_send(event.destination)  # re-mapped or released meanwhile
+        if event.unreachable and retry.attempt < MAX_UNREACHABLE_ATTEMPTS:
+            # The link stays busy with this send: a later one must not overtake it.
+            self._sending[event.destination] = retry
+            return [retry]
+        message = event.message
+        if event.unreachable:
+            message = f"node {event.destination} unreachable from {self.node}: {message}"
+        failure = ReportFailure(event.producer, event.input_id, message)
         return [failure, *self._next_send(event.destination)]
+
+    def _inputs_released(self, event: InputsReleased) -> list[Action]:
+        actions: list[Action] = []
+        for input_id in event.input_ids:
+            if input_id in self._released:
+                continue
+            self._released.add(input_id)
+            held = self._held.pop(input_id, None)
+            self._made.pop(input_id, None)
+            self._done.pop(input_id, None)
+            for producer in held or ():
+                self._received.discard((producer, input_id))
+                self._sent.pop((producer, input_id), None)
+            self._injected = {key for key in self._injected if key[1] != input_id}
+            self._arrived = {key: v for key, v in self._arrived.items() if key[1] != input_id}
+            self._ready = [entry for entry in self._ready if entry[3] != input_id]
+            heapq.heapify(self._ready)
+            for outbox in self._outboxes.values():
+                kept = [send for send in outbox if send.input_id != input_id]
+                outbox.clear()
+                outbox.extend(kept)
+            self.finished_records += self.monitor.pop_input(input_id)
+            if held is not None:
+                actions.append(ForgetInput(input_id))
+        return actions
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -283,6 +417,17 @@ class ExecutorState:
         if self.deployment is None:
             raise InvalidEvent("no mapping deployed on this node yet")
         return self.deployment.mapping
+
+    def _wanted(self, send: SendOutput) -> bool:
+        """Does the current mapping still need this output at this destination?"""
+        if send.input_id in self._released:
+            return False
+        return send.destination in self._destinations(send.producer, self._mapping())
+
+    def _hold(self, producer: str, input_id: int, made: bool) -> None:
+        self._held.setdefault(input_id, set()).add(producer)
+        if made:
+            self._made.setdefault(input_id, set()).add(producer)
 
     def _destinations(self, producer: str, mapping: dict[str, str]) -> set[str]:
         destinations = {mapping[child] for child in self.app.downstream(producer)}
@@ -292,14 +437,23 @@ class ExecutorState:
 
     def _take_in(self, producer: str, input_id: int, at: float) -> None:
         """`producer`'s output for `input_id` is in the store: count it for local children."""
-        if (producer, input_id) in self._received:
+        if (producer, input_id) in self._received or input_id in self._released:
             return
         self._received.add((producer, input_id))
+        self._hold(producer, input_id, made=False)
+        self._count_for_children(producer, input_id, at)
+
+    def _count_for_children(self, producer: str, input_id: int, at: float) -> None:
         mapping = self._mapping()
+        done = self._done.get(input_id, set())
         for child in self.app.downstream(producer):
-            if mapping[child] != self.node:
+            if mapping[child] != self.node or child in done or (child, input_id) in self._running:
+                continue
+            if any(task == child and k == input_id for _, _, task, k in self._ready):
                 continue
             have = self._arrived.setdefault((child, input_id), set())
+            if producer in have:
+                continue
             have.add(producer)
             self.monitor.entered(child, input_id, at)
             if len(have) == len(self.app.upstream(child)):
@@ -307,13 +461,19 @@ class ExecutorState:
                 self.monitor.mark(child, input_id, "ready", at)
                 heapq.heappush(self._ready, (at, next(self._order), child, input_id))
 
-    def _ship(self, producer: str, input_id: int, at: float) -> list[Action]:
-        """One send per distinct remote destination; children here read the store."""
+    def _ship(
+        self, producer: str, input_id: int, at: float, only_new: bool = False
+    ) -> list[Action]:
+        """One send per distinct remote destination; children here read the store.
+
+        `only_new`: after a re-mapping, only the destinations not sent to before."""
         actions: list[Action] = []
+        sent = self._sent.setdefault((producer, input_id), set())
         for destination in sorted(self._destinations(producer, self._mapping())):
             if destination == self.node:
                 self._take_in(producer, input_id, at)
-            else:
+            elif not (only_new and destination in sent):
+                sent.add(destination)
                 actions += self._queue_send(SendOutput(destination, input_id, producer))
         return actions
 
@@ -324,11 +484,13 @@ class ExecutorState:
         self._sending[send.destination] = send
         return [send]
 
-    def _end_send(self, destination: str, input_id: int, producer: str) -> None:
-        expected = SendOutput(destination, input_id, producer)
-        if self._sending.get(destination) != expected:
+    def _end_send(self, destination: str, input_id: int, producer: str) -> int:
+        """The send in flight to `destination` ended; returns its attempt number."""
+        current = self._sending.get(destination)
+        if current is None or (current.input_id, current.producer) != (input_id, producer):
             raise InvalidEvent(f"no send of {producer}/{input_id} to {destination} in flight")
         del self._sending[destination]
+        return current.attempt
 
     def _next_send(self, destination: str) -> list[Action]:
         outbox = self._outboxes.get(destination)

@@ -49,7 +49,12 @@ BODY_IDLE_TIMEOUT_S = 60.0
 
 
 class TransferError(RunError):
-    """A file could not be delivered after every retry."""
+    """A file could not be delivered after every retry. `unreachable`: the destination never
+    answered (refused, reset, timed out), so it may be down rather than unwilling."""
+
+    def __init__(self, message: str, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 async def signed_chunks(path: Path) -> AsyncIterator[bytes]:
@@ -163,28 +168,36 @@ async def send_file(
     emulator: LinkEmulator,
     headers: dict[str, str],
     attempts: int = 4,
+    answer_timeout: float | None = None,
 ) -> None:
-    """PUT `path` to `url`; retried on a digest mismatch or a broken connection."""
+    """PUT `path` to `url`; retried on a digest mismatch or a broken connection.
+
+    `answer_timeout`: seconds to wait for any byte of the answer (a destination that is
+    stopped accepts the connection and never answers)."""
     last_error = "no attempt made"
+    unreachable = False
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=answer_timeout)
     for attempt in range(attempts):
         if attempt:
             await asyncio.sleep(0.05 * 2**attempt)
         body: Any = emulator.pace(signed_chunks(path)) if emulator.active else SignedFile(path)
         try:
             async with session.put(
-                url, data=body, headers={**headers, DIGEST_HEADER: DIGEST_SCHEME}
+                url, data=body, headers={**headers, DIGEST_HEADER: DIGEST_SCHEME}, timeout=timeout
             ) as response:
                 if response.status < 300:
                     emulator.finished(body, asyncio.get_running_loop().time())
                     return
                 detail = (await response.text())[:300]
                 last_error = f"HTTP {response.status}: {detail}"
+                unreachable = False
                 if response.status != 422:
                     # Anything but a damaged body will not get better by resending.
                     break
         except (TimeoutError, aiohttp.ClientConnectionError) as error:
             last_error = f"{type(error).__name__}: {error}"
-    raise TransferError(f"could not deliver {path.name} to {url}: {last_error}")
+            unreachable = True
+    raise TransferError(f"could not deliver {path.name} to {url}: {last_error}", unreachable)
 
 
 class _HashingWriter:

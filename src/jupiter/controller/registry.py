@@ -1,20 +1,95 @@
-"""The agents the home knows: who registered, and where each listens (observed state)."""
+"""The agents the home knows (observed state): where each listens, when it last beat, how
+busy it said it was, and which are lost.
+
+An agent is lost when its backend says so (its process exited) or when its heartbeats stop
+for longer than `timeout` (dead, hung or stopped). A lost agent that beats again, or
+registers again, is alive again: the next re-mapping may use it.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jupiter.api.models import Heartbeat
 from jupiter.controller.latch import RunLatch
+
+# Heartbeats come every 0.5 s (agent/heartbeat.py): three missed, and the agent is lost.
+HEARTBEAT_TIMEOUT_S = 1.5
+
+
+@dataclass
+class Lost:
+    node: str
+    reason: str
+    # When the home decided (monotonic), and for how long the agent had been silent then.
+    at: float
+    silent_for: float
 
 
 class AgentRegistry:
-    def __init__(self, latch: RunLatch) -> None:
+    def __init__(
+        self,
+        latch: RunLatch,
+        timeout: float = HEARTBEAT_TIMEOUT_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._latch = latch
+        self._clock = clock
+        self.timeout = timeout
         self.urls: dict[str, str] = {}  # node -> base URL
         self.pids: dict[str, int] = {}
+        self.last_seen: dict[str, float] = {}
+        self.last_beat: dict[str, Heartbeat] = {}
+        self.lost: dict[str, Lost] = {}
 
     def register(self, node: str, url: str, pid: int) -> None:
         self.urls[node] = url
         self.pids[node] = pid
+        self.last_seen[node] = self._clock()
+        self.lost.pop(node, None)
         self._latch.changed()
+
+    def beat(self, beat: Heartbeat) -> bool:
+        """A heartbeat from a registered agent; False for one the home does not know."""
+        if beat.node not in self.urls:
+            return False
+        self.last_seen[beat.node] = self._clock()
+        self.last_beat[beat.node] = beat
+        if self.lost.pop(beat.node, None) is not None:
+            self._latch.changed()
+        return True
+
+    def mark_lost(self, node: str, reason: str) -> Lost | None:
+        """The backend's word that an agent is gone; None if it was known lost already."""
+        if node in self.lost:
+            return None
+        now = self._clock()
+        lost = Lost(node, reason, now, now - self.last_seen.get(node, now))
+        self.lost[node] = lost
+        self._latch.changed()
+        return lost
+
+    def silent(self) -> list[Lost]:
+        """Agents whose heartbeats stopped longer than `timeout` ago, now marked lost."""
+        now = self._clock()
+        found = []
+        for node, seen in self.last_seen.items():
+            if node not in self.lost and now - seen > self.timeout:
+                found.append(self.mark_lost(node, f"sent no heartbeat for {now - seen:.1f} s"))
+        return [lost for lost in found if lost is not None]
+
+    def forgive(self) -> None:
+        """The home itself was stalled: a silence it could not hear through is not the
+        agents'. Every live agent counts as just seen."""
+        now = self._clock()
+        for node in self.last_seen:
+            if node not in self.lost:
+                self.last_seen[node] = now
+
+    def alive(self) -> list[str]:
+        return [node for node in self.urls if node not in self.lost]
 
     def __len__(self) -> int:
         return len(self.urls)
