@@ -7,12 +7,14 @@ compiling trips over bad input it runs `validate()` so the user still gets the c
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from operator import itemgetter
 
 import numpy as np
 
-from jupiter.mapper.problem import ZERO_LINK, SchedulingProblem
+from jupiter.mapper.problem import ZERO_LINK, LinkModel, SchedulingProblem
 
 FloatArray = np.ndarray
 IntArray = np.ndarray
@@ -67,9 +69,21 @@ class ProblemArrays:
         )
 
 
-def compile_problem(problem: SchedulingProblem) -> ProblemArrays:
+def compile_problem(
+    problem: SchedulingProblem,
+    *,
+    nodes: Sequence[str] | None = None,
+    pinned: Mapping[str, str] | None = None,
+) -> ProblemArrays:
+    """The problem as arrays. `nodes` (a subset of the problem's, in its order) and `pinned`
+    replace the problem's own; partial.py uses them for the surviving nodes and the kept
+    tasks, and must have checked that the pins name only those nodes."""
     try:
-        arrays = _compile(problem)
+        arrays = _compile(
+            problem,
+            problem.nodes if nodes is None else nodes,
+            problem.pinned if pinned is None else pinned,
+        )
     except (KeyError, TypeError, ValueError, AttributeError):
         problem.validate()  # raises the precise SpecError
         raise
@@ -79,9 +93,11 @@ def compile_problem(problem: SchedulingProblem) -> ProblemArrays:
     return arrays
 
 
-def _compile(problem: SchedulingProblem) -> ProblemArrays:
+def _compile(
+    problem: SchedulingProblem, node_names: Sequence[str], pins: Mapping[str, str]
+) -> ProblemArrays:
     tasks = list(problem.tasks)
-    nodes = list(problem.nodes)
+    nodes = list(node_names)
     task_index = {t: i for i, t in enumerate(tasks)}
     node_index = {n: i for i, n in enumerate(nodes)}
     if len(task_index) != len(tasks) or len(node_index) != len(nodes) or not nodes:
@@ -89,28 +105,37 @@ def _compile(problem: SchedulingProblem) -> ProblemArrays:
 
     # itemgetter fetches a whole row in C: this loop is most of compile time on big problems.
     row_of = itemgetter(*nodes) if len(nodes) > 1 else (lambda row: (row[nodes[0]],))
-    compute = np.array([row_of(problem.compute[t]) for t in tasks], dtype=float)
+    rows = [row_of(problem.compute[t]) for t in tasks]
+    size = len(tasks) * len(nodes)
+    compute = np.fromiter(chain.from_iterable(rows), dtype=float, count=size)
     compute = compute.reshape(len(tasks), len(nodes))
 
     n = len(nodes)
-    models = [[problem.links[a][b] if a != b else ZERO_LINK for b in nodes] for a in nodes]
-    p = np.array([[m.p for m in row] for row in models], dtype=float).reshape(n, n)
-    q = np.array([[m.q for m in row] for row in models], dtype=float).reshape(n, n)
-    r = np.array([[m.r for m in row] for row in models], dtype=float).reshape(n, n)
+    # Row by row with the same itemgetter, the diagonal set to the zero link (whatever the
+    # row says about it): one flat list of n*n models, read three times.
+    models: list[LinkModel] = []
+    for a in nodes:
+        row = dict(problem.links.get(a, {}))  # a lone node needs no row at all
+        row[a] = ZERO_LINK
+        models.extend(row_of(row))
+    p = np.fromiter([m.p for m in models], dtype=float, count=n * n).reshape(n, n)
+    q = np.fromiter([m.q for m in models], dtype=float, count=n * n).reshape(n, n)
+    r = np.fromiter([m.r for m in models], dtype=float, count=n * n).reshape(n, n)
 
     parent_lists: list[list[int]] = [[] for _ in tasks]
     children: list[list[int]] = [[] for _ in tasks]
     child_bytes: list[list[float]] = [[] for _ in tasks]
-    src = np.empty(len(problem.edges), dtype=np.int64)
-    dst = np.empty(len(problem.edges), dtype=np.int64)
-    nbytes_all = np.empty(len(problem.edges), dtype=float)
-    for k, edge in enumerate(problem.edges):
-        s, d = task_index[edge.src], task_index[edge.dst]
-        nbytes = float(edge.bytes)
-        src[k], dst[k], nbytes_all[k] = s, d, nbytes
+    # Python lists first: storing into numpy arrays one item at a time is slower.
+    src_list = [task_index[edge.src] for edge in problem.edges]
+    dst_list = [task_index[edge.dst] for edge in problem.edges]
+    bytes_list = [float(edge.bytes) for edge in problem.edges]
+    for s, d, nbytes in zip(src_list, dst_list, bytes_list, strict=True):
         parent_lists[d].append(s)
         children[s].append(d)
         child_bytes[s].append(nbytes)
+    src = np.array(src_list, dtype=np.int64)
+    dst = np.array(dst_list, dtype=np.int64)
+    nbytes_all = np.array(bytes_list, dtype=float)
     # Parents of each task as views into one array sorted by child (stable: edge order kept).
     by_dst = np.argsort(dst, kind="stable")
     sorted_src, sorted_bytes = src[by_dst], nbytes_all[by_dst]
@@ -123,7 +148,7 @@ def _compile(problem: SchedulingProblem) -> ProblemArrays:
     topo_pos[topo] = np.arange(len(topo))
 
     pinned = np.full(len(tasks), -1, dtype=np.int64)
-    for task, node in problem.pinned.items():
+    for task, node in pins.items():
         pinned[task_index[task]] = node_index[node]
 
     if not np.isfinite(compute).all() or (compute < 0).any():

@@ -13,16 +13,20 @@ entry tasks or children on the critical path. Equal totals for the critical-path
 equal finish times -> the node listed first in `nodes`.
 
 Pins win over the critical-path node; when the critical-path node is at the cap, a
-critical-path task falls back to its earliest-finish node among those with room.
+critical-path task falls back to its earliest-finish node among those with room. A partial
+schedule pins the kept tasks and removes the excluded nodes, so the critical path and its
+node are chosen among the surviving nodes.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Collection, Mapping
 
 import numpy as np
 
-from jupiter.mapper.arrays import ProblemArrays, compile_problem
+from jupiter.mapper.arrays import ProblemArrays
+from jupiter.mapper.partial import compile_partial
 from jupiter.mapper.placement import Placement
 from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.ranks import comparable, downward_ranks, upward_ranks
@@ -43,8 +47,14 @@ def critical_path(a: ProblemArrays, priority: list[float]) -> list[int]:
         path.append(min(on_path, key=lambda c: a.topo_pos[c]))
 
 
-def schedule(problem: SchedulingProblem) -> Schedule:
-    a = compile_problem(problem)
+def schedule(
+    problem: SchedulingProblem,
+    *,
+    existing: Mapping[str, str] | None = None,
+    exclude: Collection[str] = (),
+) -> Schedule:
+    """CPOP; `existing` tasks keep their nodes, `exclude`d nodes take nothing (partial.py)."""
+    a = compile_partial(problem, existing, exclude)
     exact = [u + d for u, d in zip(upward_ranks(a), downward_ranks(a), strict=True)]
     priority = comparable(exact)
     path = critical_path(a, priority)
@@ -59,7 +69,11 @@ def schedule(problem: SchedulingProblem) -> Schedule:
     heapq.heapify(ready)
     while ready:
         _, _, task = heapq.heappop(ready)
-        if on_path[task] and capacity.pin(task) is None and capacity.has_room(task, path_node):
+        pin = capacity.pin(task)
+        if pin is not None:
+            start, slot = placement.earliest_on(task, pin)
+            placement.place(task, pin, start, slot)
+        elif on_path[task] and capacity.has_room(task, path_node):
             start, slot = placement.earliest_on(task, path_node)
             placement.place(task, path_node, start, slot)
         else:

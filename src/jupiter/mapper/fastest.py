@@ -7,10 +7,12 @@ topological order until full and the next fastest takes the rest, and so on.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 import numpy as np
 
-from jupiter.mapper.arrays import compile_problem
 from jupiter.mapper.capacity import Capacity
+from jupiter.mapper.partial import compile_partial
 from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.schedule import Schedule
 from jupiter.mapper.simulate import simulate_indices
@@ -18,8 +20,13 @@ from jupiter.mapper.simulate import simulate_indices
 NAME = "fastest"
 
 
-def schedule(problem: SchedulingProblem) -> Schedule:
-    a = compile_problem(problem)
+def schedule(
+    problem: SchedulingProblem,
+    *,
+    existing: Mapping[str, str] | None = None,
+    exclude: Collection[str] = (),
+) -> Schedule:
+    a = compile_partial(problem, existing, exclude)
     by_speed = np.argsort(a.compute.sum(axis=0), kind="stable").tolist()
     capacity = Capacity(a)
     node_of = [0] * a.n_tasks

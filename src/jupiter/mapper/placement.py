@@ -1,7 +1,9 @@
 """Placement state of a list scheduler: where and when each placed task runs.
 
 Shared by HEFT and CPOP. `earliest_finish` is the vectorised insertion-based EFT over all
-nodes; ties in finish time go to the node listed first in `nodes`.
+nodes; ties in finish time go to the node listed first in `nodes`. `earliest_on` is the same
+search on one node, for a task that has only one choice: a pinned task, or a task a partial
+schedule keeps where it is (most of the tasks when one node's tasks are re-mapped).
 """
 
 from __future__ import annotations
@@ -81,9 +83,34 @@ class Placement:
         slot = slots.get(node, len(timelines.starts[node]))
         return node, float(start[node]), slot
 
+    def ready_on(self, task: int, node: int) -> float:
+        """`data_ready(task)[node]` without the other nodes: the same operations in the same
+        order, so the same bits, for a task that can only go to `node` (pinned or kept)."""
+        a = self.a
+        parents = a.parents[task]
+        if parents.size == 0:
+            return 0.0
+        src = self.node_of[parents]
+        nbytes = a.parent_bytes[task]
+        if parents.size == 1:
+            s, b = src[0], nbytes[0]
+            ready = self.finish[parents[0]] + a.q[s, node] * b
+            if a.has_p:
+                ready += a.p[s, node]
+            if a.has_r:
+                ready += a.r[s, node] * (b * b)
+            return float(ready)
+        arrival = a.q[src, node] * nbytes
+        if a.has_p:
+            arrival += a.p[src, node]
+        if a.has_r:
+            arrival += a.r[src, node] * (nbytes * nbytes)
+        arrival += self.finish[parents]
+        return float(arrival.max())
+
     def earliest_on(self, task: int, node: int) -> tuple[float, int]:
         """(start, slot) of the earliest insertion-based start of `task` on `node`."""
-        ready = float(self.data_ready(task)[node])
+        ready = self.ready_on(task, node)
         return self.timelines.earliest_start(node, ready, float(self.a.compute[task, node]))
 
     def place(self, task: int, node: int, start: float, slot: int) -> None:
@@ -95,13 +122,13 @@ class Placement:
         self.capacity.take(task, node)
 
     def schedule(self, algorithm: str) -> Schedule:
-        tasks, nodes = self.a.tasks, self.a.nodes
+        nodes = self.a.nodes
+        # tolist() once: Python ints and floats, the same values, without a numpy scalar each.
+        a = self.a
+        rows = zip(
+            a.tasks, self.node_of.tolist(), self.start.tolist(), self.finish.tolist(), strict=True
+        )
         return Schedule(
             algorithm,
-            {
-                t: Assignment(
-                    t, nodes[int(self.node_of[i])], float(self.start[i]), float(self.finish[i])
-                )
-                for i, t in enumerate(tasks)
-            },
+            {t: Assignment(t, nodes[node], start, finish) for t, node, start, finish in rows},
         )

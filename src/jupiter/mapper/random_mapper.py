@@ -6,11 +6,12 @@ Seeded (seed 0 by default), so the same problem always gives the same schedule.
 from __future__ import annotations
 
 import random
+from collections.abc import Collection, Mapping
 
 import numpy as np
 
-from jupiter.mapper.arrays import compile_problem
 from jupiter.mapper.capacity import Capacity
+from jupiter.mapper.partial import compile_partial
 from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.schedule import Schedule
 from jupiter.mapper.simulate import simulate_indices
@@ -18,8 +19,14 @@ from jupiter.mapper.simulate import simulate_indices
 NAME = "random"
 
 
-def schedule(problem: SchedulingProblem, *, seed: int = 0) -> Schedule:
-    a = compile_problem(problem)
+def schedule(
+    problem: SchedulingProblem,
+    *,
+    existing: Mapping[str, str] | None = None,
+    exclude: Collection[str] = (),
+    seed: int = 0,
+) -> Schedule:
+    a = compile_partial(problem, existing, exclude)
     rng = random.Random(seed)
     capacity = Capacity(a)
     node_of = [0] * a.n_tasks

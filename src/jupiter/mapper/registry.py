@@ -4,19 +4,41 @@ entry points of installed packages.
 A mapper is any callable `schedule(problem) -> Schedule`. An entry point may name that
 callable, or a module or object with a `schedule` attribute. Built-in names cannot be
 taken over, so `heft` means the same thing on every machine.
+
+`get_mapper` always returns a `Mapper`, which also takes a partial schedule (`existing`,
+`exclude`; see partial.py). A mapper that takes only `problem` is adapted: it is given the
+reduced problem (excluded nodes removed, kept tasks pinned), and, like every mapper, it must
+honour pins, which `Schedule.check(problem, existing=..., exclude=...)` verifies.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Collection, Mapping
 from importlib.metadata import EntryPoint, entry_points
+from typing import Protocol
 
 from jupiter.errors import SpecError
+from jupiter.mapper.partial import reduced_problem
 from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.schedule import Schedule
 
-Mapper = Callable[[SchedulingProblem], Schedule]
+
+class Mapper(Protocol):
+    """A mapper that can complete a partial schedule (every built-in is one)."""
+
+    def __call__(
+        self,
+        problem: SchedulingProblem,
+        *,
+        existing: Mapping[str, str] | None = None,
+        exclude: Collection[str] = (),
+    ) -> Schedule: ...
+
+
+FullMapper = Callable[[SchedulingProblem], Schedule]
 
 ENTRY_POINT_GROUP = "jupiter.mappers"
 
@@ -31,10 +53,42 @@ BUILTIN: dict[str, str] = {
     "fastest": "jupiter.mapper.fastest:schedule",
 }
 
-_registered: dict[str, Mapper] = {}
+_registered: dict[str, Mapper | FullMapper] = {}
 
 
-def register(name: str, mapper: Mapper) -> None:
+def takes_partial(mapper: Mapper | FullMapper) -> bool:
+    """Whether `mapper` accepts `existing` and `exclude` by keyword."""
+    try:
+        parameters = inspect.signature(mapper).parameters
+    except (TypeError, ValueError):  # some callables have no signature to read
+        return False
+    by_keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return all(
+        name in parameters and parameters[name].kind in by_keyword
+        for name in ("existing", "exclude")
+    )
+
+
+def partial_capable(mapper: Mapper | FullMapper) -> Mapper:
+    """`mapper` itself when it takes a partial schedule, else an adapter that hands it the
+    reduced problem (full schedules still go to it unchanged)."""
+    if takes_partial(mapper):
+        return mapper  # type: ignore[return-value]
+    full: FullMapper = mapper  # type: ignore[assignment]
+
+    @functools.wraps(full)
+    def adapted(
+        problem: SchedulingProblem,
+        *,
+        existing: Mapping[str, str] | None = None,
+        exclude: Collection[str] = (),
+    ) -> Schedule:
+        return full(reduced_problem(problem, existing, exclude))
+
+    return adapted
+
+
+def register(name: str, mapper: Mapper | FullMapper) -> None:
     """Add a mapper for this process (tests, notebooks); installed packages use entry points."""
     if name in BUILTIN:
         raise ValueError(f"{name!r} is a built-in mapper")
@@ -64,7 +118,7 @@ def get_mapper(name: str) -> Mapper:
         module, attribute = BUILTIN[name].split(":")
         return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
     if name in _registered:
-        return _registered[name]
+        return partial_capable(_registered[name])
     point = _plugins().get(name)
     if point is None:
         raise SpecError(
@@ -85,4 +139,4 @@ def get_mapper(name: str) -> Mapper:
         raise SpecError(
             None, "algorithm", f"entry point {point.value!r} for {name!r} is not a callable mapper"
         )
-    return mapper  # type: ignore[no-any-return]
+    return partial_capable(mapper)

@@ -5,8 +5,10 @@ A pinned task goes to its node without taking a turn; a node at the cap is passe
 
 from __future__ import annotations
 
-from jupiter.mapper.arrays import compile_problem
+from collections.abc import Collection, Mapping
+
 from jupiter.mapper.capacity import Capacity
+from jupiter.mapper.partial import compile_partial
 from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.schedule import Schedule
 from jupiter.mapper.simulate import simulate_indices
@@ -14,8 +16,13 @@ from jupiter.mapper.simulate import simulate_indices
 NAME = "round-robin"
 
 
-def schedule(problem: SchedulingProblem) -> Schedule:
-    a = compile_problem(problem)
+def schedule(
+    problem: SchedulingProblem,
+    *,
+    existing: Mapping[str, str] | None = None,
+    exclude: Collection[str] = (),
+) -> Schedule:
+    a = compile_partial(problem, existing, exclude)
     capacity = Capacity(a)
     node_of = [0] * a.n_tasks
     turn = 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -77,12 +77,28 @@ class Schedule:
             "assignments": [a.to_dict() for a in self],
         }
 
-    def violations(self, problem: SchedulingProblem) -> list[str]:
-        return _violations(self, problem)
+    def violations(
+        self,
+        problem: SchedulingProblem,
+        *,
+        existing: Mapping[str, str] | None = None,
+        exclude: Collection[str] = (),
+    ) -> list[str]:
+        return _violations(self, problem) + _partial_violations(self, existing or {}, exclude)
 
-    def check(self, problem: SchedulingProblem) -> None:
-        """Raise ScheduleError listing every violated rule; return quietly when feasible."""
-        found = _violations(self, problem)
+    def check(
+        self,
+        problem: SchedulingProblem,
+        *,
+        existing: Mapping[str, str] | None = None,
+        exclude: Collection[str] = (),
+    ) -> None:
+        """Raise ScheduleError listing every violated rule; return quietly when feasible.
+
+        With a partial schedule (`existing` tasks kept on their nodes, `exclude`d nodes
+        taking nothing) the schedule must also complete it.
+        """
+        found = self.violations(problem, existing=existing, exclude=exclude)
         if found:
             raise ScheduleError(self.algorithm, found)
 
@@ -148,4 +164,20 @@ def _violations(schedule: Schedule, problem: SchedulingProblem) -> list[str]:
         a = placed.get(task)
         if a is not None and a.node != node:
             found.append(f"task {task!r} is pinned to {node!r} but runs on {a.node!r}")
+    return found
+
+
+def _partial_violations(
+    schedule: Schedule, existing: Mapping[str, str], exclude: Collection[str]
+) -> list[str]:
+    found: list[str] = []
+    for task, node in existing.items():
+        a = schedule.assignments.get(task)
+        if a is not None and a.node != node:
+            found.append(f"task {task!r} was kept on {node!r} but runs on {a.node!r}")
+    lost = frozenset(exclude)
+    if lost:
+        for key, a in schedule.assignments.items():
+            if a.node in lost:
+                found.append(f"task {key!r} runs on excluded node {a.node!r}")
     return found

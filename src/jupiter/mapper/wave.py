@@ -10,19 +10,22 @@ its links, the others' load, and the bytes the controller sends that child.
 Start and finish times come from `simulate` (one task at a time per node, first come first
 served), so the schedule passes the same validity check as every other mapper.
 
-Pinned tasks keep their nodes. The cap is enforced here from the global count of tasks per
-node, passed to each decision as `excluded`; an agent would learn it from the home.
+Pinned tasks keep their nodes, and so do the tasks a partial schedule keeps; excluded nodes
+are not in anyone's view (partial.py removes them). The cap is enforced here from the global
+count of tasks per node, passed to each decision as `excluded`; an agent would learn it from
+the home.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 
-from jupiter.mapper.arrays import ProblemArrays, compile_problem
+from jupiter.mapper.arrays import ProblemArrays
 from jupiter.mapper.capacity import Capacity
+from jupiter.mapper.partial import compile_partial
 from jupiter.mapper.problem import ZERO_LINK, LinkModel, SchedulingProblem
 from jupiter.mapper.schedule import Schedule
 from jupiter.mapper.simulate import simulate_indices
@@ -34,14 +37,26 @@ RANDOM_NAME = "wave-random"
 Decide = Callable[[LocalView], str | None]
 
 
-def schedule(problem: SchedulingProblem) -> Schedule:
+def schedule(
+    problem: SchedulingProblem,
+    *,
+    existing: Mapping[str, str] | None = None,
+    exclude: Collection[str] = (),
+) -> Schedule:
     """Greedy WAVE (threshold 15x the best delay; delay + cpu % + memory %)."""
-    return _wave(problem, greedy_choice, GREEDY_NAME)
+    return _wave(compile_partial(problem, existing, exclude), greedy_choice, GREEDY_NAME)
 
 
-def schedule_random(problem: SchedulingProblem, *, seed: int = 0) -> Schedule:
+def schedule_random(
+    problem: SchedulingProblem,
+    *,
+    existing: Mapping[str, str] | None = None,
+    exclude: Collection[str] = (),
+    seed: int = 0,
+) -> Schedule:
     rng = random.Random(seed)
-    return _wave(problem, lambda view: random_choice(view, rng), RANDOM_NAME)
+    a = compile_partial(problem, existing, exclude)
+    return _wave(a, lambda view: random_choice(view, rng), RANDOM_NAME)
 
 
 def controllers(a: ProblemArrays) -> list[int | None]:
@@ -58,8 +73,8 @@ def controllers(a: ProblemArrays) -> list[int | None]:
     return ctrl
 
 
-def _wave(problem: SchedulingProblem, decide: Decide, name: str) -> Schedule:
-    a = compile_problem(problem)
+def _wave(a: ProblemArrays, decide: Decide, name: str) -> Schedule:
+    problem = a.problem
     capacity = Capacity(a)
     nodes = a.nodes
     load = {n: NodeLoad(*problem.node_load(n)) for n in nodes}
