@@ -16,6 +16,7 @@ def stats_record(task: str, input_id: int, node: str, enter: float, start: float
         "finish": finish,
         "output_bytes": 8,
         "failed": None,
+        "attempts": 1,
         "waiting": start - enter,
         "queued": start - enter,
         "duration": finish - start,
@@ -26,6 +27,8 @@ def stats_record(task: str, input_id: int, node: str, enter: float, start: float
 def sample_document() -> dict[str, Any]:
     return {
         "version": 1,
+        "status": "completed",
+        "error": None,
         "run_id": "ab12cd34",
         "app": "diamond",
         "mapper": "heft",
@@ -67,6 +70,7 @@ def sample_document() -> dict[str, Any]:
                 "outputs": {"d": "/out/1/d"},
             },
         ],
+        "failed_inputs": [],
         "makespan": {"mean": 0.625, "median": 0.625, "min": 0.5, "max": 0.75},
         "throughput": {
             "inputs": 2,

@@ -120,3 +120,69 @@ def test_the_page_summarises_the_run_and_draws_every_finished_task_run() -> None
     assert page.count("opacity='0.25'") == 2
     assert "d input 1 on n01: waited 0.250 s, ran 0.250 s" in page
     assert ">n00 sfo</text>" in page and ">n01 nyc</text>" in page
+
+
+def test_a_report_from_before_status_and_attempts_still_reads() -> None:
+    document = sample_document()
+    for key in ("status", "error", "failed_inputs"):
+        del document[key]
+    for record in document["stats"]:
+        del record["attempts"]
+    report = parse_report(document, "old.json")
+    assert (report.status, report.error, report.failed_inputs) == ("completed", None, [])
+    assert {record.attempts for record in report.stats} == {1}
+
+
+def test_a_failed_report_shows_its_status_error_and_failed_inputs() -> None:
+    document = sample_document()
+    document.update(
+        status="failed",
+        error="1 of 3 inputs failed",
+        inputs=document["inputs"][:1],
+        failed_inputs=[
+            {
+                "id": 2,
+                "task": "d",
+                "node": "n01",
+                "message": "Traceback (most recent call last):\nValueError: bad <input>",
+                "failed_at": 101.5,
+                "outputs": {},
+            }
+        ],
+        predicted_makespan=None,
+    )
+    report = parse_report(document, "failed.json")
+    console = Console(file=io.StringIO(), width=120)
+    print_summary(report, console)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "(failed)" in text
+    assert "input 2: task d on n01" in text
+    assert "ValueError: bad <input>" in text
+    page = render(report)
+    assert "ValueError: bad &lt;input&gt;" in page
+    assert "1 of 3 inputs failed" in page
+
+
+def test_a_report_of_a_run_that_failed_before_mapping_renders() -> None:
+    document = sample_document()
+    document.update(
+        status="interrupted",
+        error="interrupted",
+        mapping={},
+        predicted_makespan=None,
+        predicted_schedule=[],
+        inputs=[],
+        makespan=None,
+        stats=[],
+    )
+    document["throughput"] = {
+        "inputs": 0,
+        "seconds": 0.0,
+        "per_second": None,
+        "median_completion_gap": None,
+    }
+    report = parse_report(document, "early.json")
+    console = Console(file=io.StringIO(), width=120)
+    print_summary(report, console)
+    assert "(interrupted)" in console.file.getvalue()  # type: ignore[attr-defined]
+    assert "No task ran." in render(report)

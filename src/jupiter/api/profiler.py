@@ -123,6 +123,8 @@ class ExecutionFigures(Message):
     profiled: dict[str, dict[str, Any]]
     # task -> {runs, median, mean, last}
     runtime: dict[str, dict[str, Any]]
+    # The task the execution profiler is running now (chain or timed runs), if any.
+    running: str | None = None
 
 
 class ChainRequest(Message):

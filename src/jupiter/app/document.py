@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jupiter.app.locate import Loc, Locator, describe, suggest
+from jupiter.errors import SpecError
 
 
 class _Strict(BaseModel):
@@ -27,6 +28,25 @@ class EstimateDoc(_Strict):
     output_bytes: int = Field(ge=0)
 
 
+# A day: a longer timeout is almost certainly a unit mistake (milliseconds for seconds).
+MAX_TIMEOUT_S = 86_400.0
+# Beyond this many retries a task is broken, not flaky; retrying only delays the report.
+MAX_RETRIES = 10
+
+
+Timeout = Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)]
+Retries = Annotated[int, Field(ge=0, le=MAX_RETRIES)]
+
+
+class TaskLimits(_Strict):
+    """How long one attempt of a task may run (seconds), and how often a failed one is
+    retried. The shape of app.yaml's `defaults:` block and of the CLI's --task-timeout and
+    --retries; None leaves the value to the next level down (see spec.py's `_build`)."""
+
+    timeout: Timeout | None = None
+    retries: Retries | None = None
+
+
 class TaskDoc(_Strict):
     """One entry under `tasks:`; its name is the mapping key."""
 
@@ -35,6 +55,8 @@ class TaskDoc(_Strict):
     parents: list[str] = Field(default_factory=list)
     estimate: EstimateDoc | None = None
     node: str | None = Field(default=None, min_length=1)
+    timeout: Timeout | None = None
+    retries: Retries | None = None
 
 
 class SourceSpec(BaseModel):
@@ -54,6 +76,7 @@ class AppDoc(_Strict):
     sources: list[SourceSpec] = Field(default_factory=list)
     tasks: dict[str, TaskDoc] = Field(default_factory=dict)
     exits: list[str] | None = None
+    defaults: TaskLimits | None = None
 
 
 def parse_document(data: object, locator: Locator) -> AppDoc:
@@ -103,6 +126,10 @@ def _to_spec_error(error: Any, locator: Locator) -> Exception:
         return locator.error(loc, f"expected {_TYPE_NAMES[kind]}, got {describe(value)}")
     if kind == "greater_than_equal":
         return locator.error(loc, f"must be >= {ctx.get('ge', 0):g}, got {value!r}")
+    if kind == "greater_than":
+        return locator.error(loc, f"must be > {ctx.get('gt', 0):g}, got {value!r}")
+    if kind == "less_than_equal":
+        return locator.error(loc, f"must be <= {ctx.get('le', 0):g}, got {value!r}")
     if kind == "finite_number":
         return locator.error(loc, f"must be a finite number, got {value!r}")
     if kind in ("too_short", "string_too_short"):
@@ -138,3 +165,18 @@ def _unwrap(annotation: Any) -> Any:
         if len(members) == 1:
             return members[0]
     return annotation
+
+
+def parse_limits(timeout: float | None, retries: int | None) -> TaskLimits:
+    """The CLI's --task-timeout and --retries as TaskLimits; a bad one is a SpecError naming
+    the flag, with the same bounds as app.yaml's fields."""
+    flags = {"timeout": "--task-timeout", "retries": "--retries"}
+    try:
+        # Not strict: a value from click or Python may be an int where a float is meant.
+        return TaskLimits.model_validate({"timeout": timeout, "retries": retries}, strict=False)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        flag = flags[str(first["loc"][0])]
+        located = _to_spec_error(first, Locator("<command line>"))
+        message = located.message if isinstance(located, SpecError) else str(located)
+        raise SpecError(None, flag, message) from None

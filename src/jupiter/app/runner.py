@@ -33,7 +33,7 @@ from jupiter.app.python_worker import HEADER, encode_frame
 from jupiter.app.spec import App, TaskSpec
 from jupiter.errors import RunError
 
-__all__ = ["TaskFailed", "TaskRunner"]
+__all__ = ["TaskFailed", "TaskRunner", "TaskTimedOut", "retry_delay"]
 
 TAIL_BYTES = 4096
 _WORKER_MODULE = "jupiter.app.python_worker"
@@ -55,6 +55,27 @@ class TaskFailed(RunError):
         self.task = task
         self.message = message
         super().__init__(f"task '{task}' failed: {message}")
+
+
+class TaskTimedOut(TaskFailed):
+    """A task ran longer than its `timeout`; whatever it started has been killed."""
+
+    def __init__(self, task: str, seconds: float) -> None:
+        self.task = task
+        self.seconds = seconds
+        self.message = f"task {task} timed out after {seconds:g} s"
+        RunError.__init__(self, self.message)
+
+
+# Retries wait 0.5 s, 1 s, 2 s... between attempts: long enough for a passing hiccup (a
+# full disk being cleaned, a busy service) to clear, capped so ten retries stay in minutes.
+RETRY_FIRST_DELAY_S = 0.5
+RETRY_MAX_DELAY_S = 30.0
+
+
+def retry_delay(failed_attempts: int) -> float:
+    """Seconds to wait before the next attempt, after `failed_attempts` (>= 1) failures."""
+    return min(RETRY_FIRST_DELAY_S * 2 ** (failed_attempts - 1), RETRY_MAX_DELAY_S)
 
 
 class _WorkerDied(Exception):
@@ -287,7 +308,17 @@ class TaskRunner:
             # Shielded: a cancel mid-start must not orphan a process that aclose() cannot see.
             worker = self._idle.pop() if self._idle else await asyncio.shield(self._start_worker())
             try:
-                ok = await worker.call(request)
+                # Timed from here: waiting for a free worker is not the task's own time.
+                async with asyncio.timeout(spec.timeout):
+                    ok = await worker.call(request)
+            except TimeoutError:
+                # Mid-call, so the worker cannot be reused: kill it (and whatever the task
+                # started); the next Python task gets a fresh one.
+                self._workers.discard(worker)
+                worker.kill()
+                await asyncio.shield(worker.wait())
+                assert spec.timeout is not None
+                raise TaskTimedOut(spec.name, spec.timeout) from None
             except _WorkerDied:
                 self._workers.discard(worker)
                 worker.kill()  # the worker is gone; anything the task started goes too
@@ -360,10 +391,13 @@ class TaskRunner:
                 )
             self._commands.add(process)
             try:
-                returncode = await process.wait()
-            except BaseException:
+                async with asyncio.timeout(spec.timeout):
+                    returncode = await process.wait()
+            except BaseException as stop:
                 _kill_group(process.pid)
                 await asyncio.shield(process.wait())
+                if isinstance(stop, TimeoutError) and spec.timeout is not None:
+                    raise TaskTimedOut(spec.name, spec.timeout) from None
                 raise
             finally:
                 self._commands.discard(process)

@@ -11,13 +11,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from jupiter.app.document import AppDoc, SourceSpec, parse_document
+from jupiter.app.document import AppDoc, SourceSpec, TaskLimits, parse_document
 from jupiter.app.locate import Locator
 from jupiter.app.validate import check_files, check_structure, sample_files, split_python_target
 from jupiter.app.yamlio import load_yaml
 from jupiter.errors import SpecError
 
-__all__ = ["App", "SourceSpec", "TaskSpec", "load_app"]
+__all__ = ["App", "SourceSpec", "TaskLimits", "TaskSpec", "load_app"]
 
 SPEC_FILE = "app.yaml"
 
@@ -34,6 +34,9 @@ class TaskSpec(BaseModel):
     estimate_seconds: float | None = None
     estimate_output_bytes: int | None = None
     node: str | None = None
+    # Seconds one attempt may run (None: no limit of its own) and retries after a failure.
+    timeout: float | None = None
+    retries: int = 0
 
     @property
     def kind(self) -> str:
@@ -151,6 +154,11 @@ class App:
                 }
             if task.node is not None:
                 entry["node"] = task.node
+            # Resolved values: an agent's copy needs no defaults block or CLI overrides.
+            if task.timeout is not None:
+                entry["timeout"] = task.timeout
+            if task.retries:
+                entry["retries"] = task.retries
             tasks[task.name] = entry
         return {
             "name": self.name,
@@ -175,9 +183,11 @@ class App:
         return f"App({self.name!r}, tasks={len(self.tasks)}, sources={list(self.sources)})"
 
 
-def load_app(path: str | Path) -> App:
+def load_app(path: str | Path, overrides: TaskLimits | None = None) -> App:
     """Load and validate the app in a folder (or its app.yaml). Runs none of the app's code.
 
+    `overrides` (the CLI's --task-timeout and --retries) replace the app's `defaults:`; a
+    task's own `timeout:` or `retries:` still wins over both.
     Raises SpecError naming the file and field of the first problem found.
     """
     given = Path(path)
@@ -197,13 +207,19 @@ def load_app(path: str | Path) -> App:
     order = check_structure(doc, locator)
     root = spec_file.parent.resolve()
     check_files(doc, root, locator)
-    return _build(doc, root, order)
+    return _build(doc, root, order, overrides)
 
 
-def _build(doc: AppDoc, root: Path, order: list[str]) -> App:
+def _build(doc: AppDoc, root: Path, order: list[str], overrides: TaskLimits | None = None) -> App:
+    # Most specific first: the task's own value, the command line, the app's defaults.
+    defaults = doc.defaults or TaskLimits()
+    given = overrides or TaskLimits()
+    default_timeout = given.timeout if given.timeout is not None else defaults.timeout
+    default_retries = given.retries if given.retries is not None else defaults.retries
     tasks: dict[str, TaskSpec] = {}
     for name in order:
         task = doc.tasks[name]
+        retries = task.retries if task.retries is not None else default_retries
         tasks[name] = TaskSpec(
             name=name,
             parents=list(task.parents),
@@ -212,6 +228,8 @@ def _build(doc: AppDoc, root: Path, order: list[str]) -> App:
             estimate_seconds=task.estimate.seconds if task.estimate else None,
             estimate_output_bytes=task.estimate.output_bytes if task.estimate else None,
             node=task.node,
+            timeout=task.timeout if task.timeout is not None else default_timeout,
+            retries=retries or 0,
         )
     has_children = {parent for task in tasks.values() for parent in task.parents}
     exits = (

@@ -13,10 +13,13 @@ from jupiter.backends.local import LocalBackend
 from jupiter.cli.bars import phase_bars
 from jupiter.cli.tokens import read_token_file
 from jupiter.cluster.spec import Cluster, load_cluster
-from jupiter.controller.run import RunOptions, run
-from jupiter.errors import SpecError
+from jupiter.controller.deliveries import OnError
+from jupiter.controller.run import RunOptions, RunResult, partial_result, run
+from jupiter.errors import RunError, SpecError
 from jupiter.logs import DEFAULT_LEVEL, LEVELS, configure
+from jupiter.profiler.home import ProfileSettings
 from jupiter.profiler.model import Profile
+from jupiter.progress import Progress
 from jupiter.report.html import write_html_report
 from jupiter.report.report import build_report, print_summary, write_report
 
@@ -45,13 +48,36 @@ def execute(
     options.log_level = log_level
     if report_dir is not None:
         options.logs_dir = report_dir / "logs"
+    # A run that fails or is interrupted still leaves what it observed on its exception.
+    partial: list[RunResult] = []
+
+    async def running(bars: Progress) -> RunResult:
+        try:
+            return await run(options, bars)
+        except BaseException as error:
+            partial.extend(filter(None, [partial_result(error)]))
+            raise
+
     try:
         with phase_bars(quiet) as bars:
-            result = asyncio.run(run(options, bars))
+            result = asyncio.run(running(bars))
     except BaseException:
         if options.logs_dir is not None and any(options.logs_dir.glob("*.log")):
             click.echo(f"agent logs: {options.logs_dir}", err=True)
-        raise
+        if partial:
+            report_run(partial[0], options, report_dir, quiet)
+        raise  # the one-line error comes last
+    report_run(result, options, report_dir, quiet)
+    if result.status != "completed":
+        # --on-error skip: every input was tried, some failed; CI must see it.
+        raise RunError(result.error or "the run did not complete")
+
+
+def report_run(
+    result: RunResult, options: RunOptions, report_dir: Path | None, quiet: bool
+) -> None:
+    """The summary, and with --report the report (of a completed run or of what a failed one
+    got to)."""
     report = build_report(result, options.mapper)
     out = Console(quiet=quiet)
     print_summary(report, out)
@@ -81,6 +107,32 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
         click.option("--interval", default=0.0, help="Seconds between injected inputs."),
         click.option("--max-in-flight", type=int, help="Inputs in the DAG at once."),
         click.option("--timeout", default=600.0, show_default=True, help="Streaming timeout (s)."),
+        click.option(
+            "--task-timeout",
+            type=float,
+            help="Seconds one run of a task may take; replaces app.yaml's `defaults: timeout` "
+            "(a task's own `timeout:` still wins).",
+        ),
+        click.option(
+            "--retries",
+            type=int,
+            help="Retries of a failed task run (0.5 s, 1 s, 2 s... apart); replaces app.yaml's "
+            "`defaults: retries` (a task's own `retries:` still wins).",
+        ),
+        click.option(
+            "--on-error",
+            type=click.Choice(["stop", "skip"]),
+            default="stop",
+            show_default=True,
+            help="stop: the first failed task fails the run; skip: it fails that input only, "
+            "the others go on (exit status 1 if any input failed).",
+        ),
+        click.option(
+            "--profile-timeout",
+            type=float,
+            help="Seconds profiling may take in all (default: 120, plus 2 a node, plus "
+            "0.25 a task on each node).",
+        ),
         click.option("--emulation/--no-emulation", default=True, help="Apply the link model."),
         click.option("--quiet", is_flag=True, help="Print nothing but errors."),
         click.option(
@@ -140,6 +192,10 @@ def run_command(
     interval: float,
     max_in_flight: int | None,
     timeout: float,
+    task_timeout: float | None,
+    retries: int | None,
+    on_error: OnError,
+    profile_timeout: float | None,
     emulation: bool,
     quiet: bool,
     log_level: str,
@@ -156,6 +212,16 @@ def run_command(
     if backend == "kubernetes":
         from jupiter.cli.k8s_run import CliRun, run_from_cli
 
+        not_on_k8s = {
+            "--task-timeout": task_timeout is not None,
+            "--retries": retries is not None,
+            "--on-error": on_error != "stop",
+            "--profile-timeout": profile_timeout is not None,
+        }
+        for flag, given_flag in not_on_k8s.items():
+            if given_flag:
+                # The home's Job does not take these yet; app.yaml's timeout/retries do apply.
+                raise SpecError(None, flag, "not available with --backend kubernetes yet")
         given = click.get_current_context().get_parameter_source("emulation")
         run_from_cli(
             CliRun(
@@ -201,6 +267,8 @@ def run_command(
         node_addresses(load_cluster(cluster_file), str(cluster_file))
     if profile_file is not None and no_profile:
         raise SpecError(None, "--profile/--no-profile", "give one of them, not both")
+    if profile_timeout is not None and profile_timeout <= 0:
+        raise SpecError(None, "--profile-timeout", f"must be > 0, got {profile_timeout:g}")
     options = RunOptions(
         app=app,
         cluster=cluster_from_options(nodes, cluster_file, emulation),
@@ -215,6 +283,10 @@ def run_command(
         interval=interval,
         max_in_flight=max_in_flight,
         timeout=timeout,
+        task_timeout=task_timeout,
+        retries=retries,
+        on_error=on_error,
+        profile_settings=ProfileSettings(timeout=profile_timeout),
     )
     execute(options, report_dir, quiet, log_level)
 

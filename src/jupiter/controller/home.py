@@ -90,7 +90,9 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
 
     async def event(request: web.Request) -> web.Response:
         body = await read_body(request, FailureEvent)
-        state.latch.fail(body.describe())
+        # --on-error skip: the failure ends its input, not the run.
+        if not state.deliveries.fail(body.input_id, body):
+            state.latch.fail(body.describe())
         return answer(Noted())
 
     async def profile(request: web.Request) -> web.Response:

@@ -18,20 +18,22 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
 from jupiter.agent.auth import auth_headers, new_token
 from jupiter.api import paths
-from jupiter.api.client import AgentClient
+from jupiter.api.client import AgentClient, CallFailed
 from jupiter.api.models import Deployment
+from jupiter.app.document import parse_limits
 from jupiter.app.spec import App, load_app
 from jupiter.circe.executor import HOME
 from jupiter.circe.transfer import send_file
 from jupiter.cluster.emulator import LinkEmulator
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch, Backend
+from jupiter.controller.deliveries import FailedInput, OnError
 from jupiter.controller.home import NO_PROFILE, HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
 from jupiter.errors import SpecError
@@ -80,6 +82,14 @@ class RunOptions:
     # The agents' log level, and where their logs are copied when the run fails (None: not).
     log_level: str = "warning"
     logs_dir: Path | None = None
+    # stop: the first task failure fails the run; skip: it fails that input only.
+    on_error: OnError = "stop"
+    # --task-timeout and --retries: replace app.yaml's `defaults:` (a task's own value wins).
+    task_timeout: float | None = None
+    retries: int | None = None
+
+
+RunStatus = Literal["completed", "failed", "interrupted"]
 
 
 @dataclass
@@ -87,7 +97,8 @@ class RunResult:
     run_id: str
     app: App
     cluster: Cluster
-    schedule: Schedule
+    # None only in the result of a run that failed before mapping.
+    schedule: Schedule | None
     figure_sources: dict[str, str]
     phases: dict[str, float]
     injected_at: dict[int, float]
@@ -99,10 +110,21 @@ class RunResult:
     started_at: float = field(default_factory=time.time)
     profile: Profile | None = None
     backend: str = "local"
+    # Inputs that failed under --on-error skip (and their outputs that did arrive are in
+    # `outputs`); a failed or interrupted run says why in `error`.
+    failed: list[FailedInput] = field(default_factory=list)
+    status: RunStatus = "completed"
+    error: str | None = None
 
     @property
     def makespans(self) -> dict[int, float]:
         return {k: self.completed_at[k] - self.injected_at[k] for k in sorted(self.completed_at)}
+
+
+def partial_result(error: BaseException) -> RunResult | None:
+    """What a run that raised `error` had observed (see `run`), if it got that far."""
+    result = getattr(error, "partial_result", None)
+    return result if isinstance(result, RunResult) else None
 
 
 @dataclass
@@ -233,7 +255,7 @@ async def run(options: RunOptions, progress: Progress | None = None) -> RunResul
     progress = progress or NoProgress()
     if options.inputs < 1:
         raise SpecError(None, "--inputs", "must be at least 1")
-    app = load_app(options.app)
+    app = load_app(options.app, parse_limits(options.task_timeout, options.retries))
     cluster = options.cluster
     built = build_problem(app, cluster)
     if options.profile is not None:
@@ -242,6 +264,43 @@ async def run(options: RunOptions, progress: Progress | None = None) -> RunResul
         built = build_problem(app, cluster, options.profile)
     mapper = get_mapper(options.mapper)
     timer = PhaseTimer()
+    # What the phases got to, for the partial result of a run that fails or is interrupted.
+    seen = _Observed(built=built)
+    try:
+        result = await _run_phases(options, progress, app, mapper, timer, seen)
+    except BaseException as error:
+        partial = seen.result
+        if partial is not None:
+            interrupted = isinstance(error, (asyncio.CancelledError, KeyboardInterrupt))
+            partial.status = "interrupted" if interrupted else "failed"
+            partial.error = _one_line(error)
+            partial.phases = dict(timer.seconds)
+            # On the exception itself: it is what reaches the caller, whatever it is.
+            error.partial_result = partial  # type: ignore[attr-defined]
+        raise
+    result.phases = dict(timer.seconds)
+    return result
+
+
+@dataclass
+class _Observed:
+    built: BuiltProblem
+    schedule: Schedule | None = None
+    profile: Profile | None = None
+    injected_at: dict[int, float] = field(default_factory=dict)
+    result: RunResult | None = None
+
+
+async def _run_phases(
+    options: RunOptions,
+    progress: Progress,
+    app: App,
+    mapper: Any,
+    timer: PhaseTimer,
+    seen: _Observed,
+) -> RunResult:
+    cluster = options.cluster
+    built = seen.built
     async with deployed_agents(
         app,
         cluster,
@@ -261,22 +320,51 @@ async def run(options: RunOptions, progress: Progress | None = None) -> RunResul
         profile=options.profile,
         profiling=options.profiling,
     ) as context:
-        with timer.phase("profile"):
-            profile = await profile_phase(context, options, built)
-        if profile is not options.profile:
-            built = build_problem(app, cluster, profile)
-        with timer.phase("map"):
-            schedule = mapper(built.problem)
-            schedule.check(built.problem)
-        with timer.phase("dispatch"):
-            await dispatch_phase(context, schedule)
-        with timer.phase("stream"):
-            injected_at = await stream_phase(context, options, schedule)
-            stats = await gather_stats(context)
+        try:
+            with timer.phase("profile"):
+                profile = seen.profile = await profile_phase(context, options, built)
+            if profile is not options.profile:
+                built = seen.built = build_problem(app, cluster, profile)
+            with timer.phase("map"):
+                schedule = mapper(built.problem)
+                schedule.check(built.problem)
+                seen.schedule = schedule
+            with timer.phase("dispatch"):
+                await dispatch_phase(context, schedule)
+            with timer.phase("stream"):
+                injected_at = await stream_phase(context, options, schedule, seen.injected_at)
+                stats = await gather_stats(context)
+        except BaseException:
+            # Before teardown, while the agents may still answer for their records.
+            seen.result = await _partial(context, seen)
+            raise
         result = collect_result(context, built, schedule, injected_at, stats)
         result.profile = profile
-    result.phases = dict(timer.seconds)
     return result
+
+
+async def _partial(context: RunContext, seen: _Observed) -> RunResult:
+    stats: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(PARTIAL_STATS_TIMEOUT_S):
+            stats = await gather_stats(context)
+    except (CallFailed, TimeoutError) as error:
+        # A lost or hung agent is often why the run failed; its records are then lost too.
+        log.warning("the failed run's report has no task records: %s", error)
+    result = collect_result(context, seen.built, seen.schedule, seen.injected_at, stats)
+    result.profile = seen.profile
+    return result
+
+
+# Seconds a failed run waits for the agents' records before writing its report without them.
+PARTIAL_STATS_TIMEOUT_S = 5.0
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, (asyncio.CancelledError, KeyboardInterrupt)):
+        return "interrupted"
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 async def profile_phase(
@@ -308,12 +396,17 @@ async def dispatch_phase(context: RunContext, schedule: Schedule) -> None:
 
 
 async def stream_phase(
-    context: RunContext, options: RunOptions, schedule: Schedule
+    context: RunContext,
+    options: RunOptions,
+    schedule: Schedule,
+    injected_at: dict[int, float] | None = None,
 ) -> dict[int, float]:
-    """Inject every input at its sources' nodes and wait for every exit output; returns
-    when each input was injected."""
+    """Inject every input at its sources' nodes and wait until each is done (every exit
+    output arrived, or, with --on-error skip, it failed); returns when each input was
+    injected, filling `injected_at` as it goes."""
     state, app, progress = context.state, context.app, context.progress
-    injected_at: dict[int, float] = {}
+    injected_at = {} if injected_at is None else injected_at
+    state.deliveries.on_error = options.on_error
     progress.phase("stream", options.inputs)
     for input_id in range(options.inputs):
         if options.max_in_flight is not None:
@@ -329,13 +422,12 @@ async def stream_phase(
                 for source in app.sources
             )
         )
-        progress.advance(sum(state.deliveries.complete(k) for k in injected_at))
+        progress.advance(sum(state.deliveries.done(k) for k in injected_at))
         if options.interval > 0 and input_id + 1 < options.inputs:
             await asyncio.sleep(options.interval)
     await state.latch.wait_for(
         lambda: (
-            _advance(progress, sum(state.deliveries.complete(k) for k in injected_at))
-            >= options.inputs
+            _advance(progress, sum(state.deliveries.done(k) for k in injected_at)) >= options.inputs
         ),
         timeout=options.timeout,
         what="every input's exit outputs",
@@ -346,13 +438,17 @@ async def stream_phase(
 def collect_result(
     context: RunContext,
     built: BuiltProblem,
-    schedule: Schedule,
+    schedule: Schedule | None,
     injected_at: dict[int, float],
     stats: list[dict[str, Any]],
 ) -> RunResult:
+    """The run as the home saw it: complete, or (from a failed run) as far as it got."""
     deliveries = context.state.deliveries
-    completed_at = {k: deliveries.completed_at(k) for k in injected_at}
-    outputs = {k: deliveries.outputs(k) for k in injected_at}
+    succeeded = [k for k in injected_at if deliveries.succeeded(k)]
+    completed_at = {k: deliveries.completed_at(k) for k in succeeded}
+    # A failed input's outputs that did arrive are kept in --out, and listed.
+    outputs = {k: deliveries.outputs(k) for k in injected_at if deliveries.outputs(k)}
+    failed = [deliveries.failed[k] for k in sorted(deliveries.failed)]
     return RunResult(
         run_id=context.run_id,
         app=context.app,
@@ -367,6 +463,9 @@ def collect_result(
         stats=stats,
         out_dir=deliveries.out_dir,
         backend=context.backend.name,
+        failed=failed,
+        status="failed" if failed else "completed",
+        error=f"{len(failed)} of {len(injected_at)} inputs failed" if failed else None,
     )
 
 
@@ -397,7 +496,7 @@ def _advance(progress: Progress, done: int) -> int:
 
 
 def _in_flight(state: HomeState, injected_at: dict[int, float]) -> int:
-    return sum(1 for k in injected_at if not state.deliveries.complete(k))
+    return sum(1 for k in injected_at if not state.deliveries.done(k))
 
 
 async def _inject(context: RunContext, agent_url: str, source: str, input_id: int) -> None:

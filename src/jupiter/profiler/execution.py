@@ -57,6 +57,8 @@ class ExecutionProfiler:
         # task -> timed wall seconds of each run, and the output size of the last one.
         self.walls: dict[str, list[float]] = {}
         self.output_bytes: dict[str, int] = {}
+        # The task being run now, so that the home can name the one that hangs.
+        self.running: str | None = None
         self._lock = asyncio.Lock()
 
     # -- producing and sharing the sample intermediates ------------------------------------
@@ -70,7 +72,7 @@ class ExecutionProfiler:
             for task in self.app.topological_order():
                 output = self.samples / task
                 began = time.perf_counter()
-                await self.runner.run(task, self._inputs(task, input_id), output)
+                await self._run(task, self._inputs(task, input_id), output)
                 seconds[task] = time.perf_counter() - began
                 sizes[task] = output.stat().st_size
             return {
@@ -132,17 +134,25 @@ class ExecutionProfiler:
                 # A Python file's first call pays its imports; only a command has nothing
                 # to warm. Later tasks from the same file start warm.
                 if spec.python_file is not None and spec.python_file not in warmed:
-                    await self.runner.run(task, inputs[task], output)
+                    await self._run(task, inputs[task], output)
                     warmed.add(spec.python_file)
                 walls: list[float] = []
                 while len(walls) < repeats and (not walls or sum(walls) < budget):
                     began = time.perf_counter()
-                    await self.runner.run(task, inputs[task], output)
+                    await self._run(task, inputs[task], output)
                     walls.append(time.perf_counter() - began)
                 self.walls[task] = walls
                 self.output_bytes[task] = output.stat().st_size
                 output.unlink(missing_ok=True)
             return self.figures()
+
+    async def _run(self, task: str, inputs: dict[str, Path], output: Path) -> None:
+        # The runner applies the task's own `timeout:`: a hung task fails profiling at once.
+        self.running = task
+        try:
+            await self.runner.run(task, inputs, output)
+        finally:
+            self.running = None
 
     async def _warm_up(self) -> None:
         # A Python worker's start-up must not be timed as the first task's run.
@@ -195,4 +205,5 @@ class ExecutionProfiler:
             "stretch": self.stretch,
             "profiled": profiled,
             "runtime": runtime,
+            "running": self.running,
         }

@@ -11,14 +11,21 @@ rounds, a phase apart per agent, add one size per link each, within each link's 
 Execution. One node runs the DAG once on sample input 0 and pushes the intermediate outputs
 to the others; then every node times every task, at most `execution_parallel` nodes at once
 (on the local backend they share the cores, and a contended core would read as a slow node).
+
+Deadline. Profiling as a whole has one timeout (`--profile-timeout`; by default scaled to the
+app and the cluster). While the agents work, the home polls the busy ones for the task they
+are running, which drives the progress bar and, when the deadline passes, names the task and
+node that hung. A task's own `timeout:` applies to every profiling run of it as well.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,13 +42,26 @@ from jupiter.api.profiler import (
     ShareRequest,
 )
 from jupiter.app.spec import App
+from jupiter.background import background
 from jupiter.cluster.spec import Cluster
 from jupiter.errors import RunError
-from jupiter.profiler.execution import DEFAULT_BUDGET_S, DEFAULT_REPEATS
+from jupiter.profiler.execution import DEFAULT_BUDGET_S, DEFAULT_REPEATS, SAMPLE_INPUT_ID
 from jupiter.profiler.model import LinkProfile, Profile, ResourceSample
 from jupiter.progress import Progress
 
+log = logging.getLogger(__name__)
+
 MIB = 1024 * 1024
+# Seconds between two looks at what the busy agents are running.
+POLL_INTERVAL_S = 1.0
+# Seconds to wait for one such look; a hung task does not stop its agent from answering.
+POLL_TIMEOUT_S = 3.0
+
+
+def default_profile_timeout(tasks: int, nodes: int) -> float:
+    """Profiling's deadline when none is given: 2 minutes, plus 2 s a node (probing and
+    resources) and 0.25 s per task per node (the timed runs). A bound, not a prediction."""
+    return 120.0 + 2.0 * nodes + 0.25 * tasks * nodes
 
 
 @dataclass
@@ -80,7 +100,13 @@ class ProfileSettings:
     execution_budget: float = DEFAULT_BUDGET_S
     # None: this machine's core count.
     execution_parallel: int | None = None
-    timeout: float = 600.0
+    # Seconds profiling may take in all (None: default_profile_timeout).
+    timeout: float | None = None
+
+    def deadline(self, app: App, nodes: int) -> float:
+        if self.timeout is not None:
+            return self.timeout
+        return default_profile_timeout(len(app.tasks), nodes)
 
     def first_round(self, links: int) -> tuple[list[int], int]:
         """(sizes, probes per size) of the first round over `links` links.
@@ -170,25 +196,29 @@ async def gather_profile(
     agents = AgentCalls(session, urls, auth)
     began = time.perf_counter()
     timings: dict[str, float] = {}
+    limit = settings.deadline(app, len(nodes))
+    watch = _Watch(agents, app, progress)
 
     links: dict[str, dict[str, LinkProfile]] = {}
     plan_used: dict[str, Any] = {}
-    if settings.network and len(nodes) > 1:
-        started = time.perf_counter()
-        links, plan_used = await _network(agents, nodes, settings, progress)
-        timings["network"] = time.perf_counter() - started
-
     compute: dict[str, dict[str, float]] = {}
     output_bytes: dict[str, int] = {}
-    if settings.execution:
-        started = time.perf_counter()
-        compute, output_bytes = await _execution(agents, app, nodes, settings, progress)
-        timings["execution"] = time.perf_counter() - started
+    async with _deadline(limit, watch) as remaining:
+        if settings.network and len(nodes) > 1:
+            started = time.perf_counter()
+            links, plan_used = await _network(agents, nodes, settings, watch, remaining())
+            timings["network"] = time.perf_counter() - started
 
-    started = time.perf_counter()
-    answers = await asyncio.gather(
-        *(agents.profiling(node, agents.resources(node)) for node in nodes)
-    )
+        if settings.execution:
+            started = time.perf_counter()
+            compute, output_bytes = await _execution(agents, app, nodes, settings, watch)
+            timings["execution"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        watch.busy = {node: "resources" for node in nodes}
+        answers = await asyncio.gather(
+            *(agents.profiling(node, agents.resources(node)) for node in nodes)
+        )
     resources = {
         node: ResourceSample.model_validate(answer.latest)
         for node, answer in zip(nodes, answers, strict=True)
@@ -221,27 +251,26 @@ async def gather_profile(
 
 
 async def _network(
-    agents: AgentCalls, nodes: list[str], settings: ProfileSettings, progress: Progress | None
+    agents: AgentCalls,
+    nodes: list[str],
+    settings: ProfileSettings,
+    watch: _Watch,
+    wait: float,
 ) -> tuple[dict[str, dict[str, LinkProfile]], dict[str, Any]]:
     plans = {node: settings.plan_for(i, nodes, agents.urls) for i, node in enumerate(nodes)}
     await asyncio.gather(
         *(agents.profiling(node, agents.network_start(node, plan)) for node, plan in plans.items())
     )
-    if progress is not None:
-        progress.phase("profile network", len(nodes))
-    done = 0
+    watch.start("profile network", len(nodes))
+    watch.busy = {node: "first round of network probes" for node in nodes}
 
     async def first_round(node: str) -> NetworkAnswer:
-        nonlocal done
         answer = await agents.profiling(
             node,
-            agents.network(
-                node, samples=False, wait_first=settings.timeout, timeout=settings.timeout + 30
-            ),
+            agents.network(node, samples=False, wait_first=wait, timeout=wait + 30),
         )
-        done += 1
-        if progress is not None:
-            progress.advance(done)
+        del watch.busy[node]
+        watch.finished(node, 1)
         return answer
 
     answers = await asyncio.gather(*(first_round(node) for node in nodes))
@@ -264,40 +293,129 @@ async def _execution(
     app: App,
     nodes: list[str],
     settings: ProfileSettings,
-    progress: Progress | None,
+    watch: _Watch,
 ) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
     # The chain runs on the first node; any node would do, the outputs are the same.
     producer = nodes[0]
-    chain = await agents.profiling(
-        producer, agents.execution_chain(producer, ChainRequest(input_id=0))
-    )
-    output_bytes = dict(chain.output_bytes)
-    others = {node: agents.urls[node] for node in nodes if node != producer}
-    if others:
-        share = ShareRequest(peers=others, concurrency=8)
-        await agents.profiling(
-            producer, agents.execution_share(producer, share, timeout=settings.timeout)
+    poller = background(watch.poll(), "profiling progress poller")
+    try:
+        watch.start("profile execution chain", len(app.tasks))
+        watch.busy = {producer: "chain"}
+        chain = await agents.profiling(
+            producer, agents.execution_chain(producer, ChainRequest(input_id=SAMPLE_INPUT_ID))
         )
-    if progress is not None:
-        progress.phase("profile execution", len(nodes))
-    gate = asyncio.Semaphore(settings.execution_parallel or os.cpu_count() or 1)
-    done = 0
-    body = RunRequest(repeats=settings.execution_repeats, budget_seconds=settings.execution_budget)
+        output_bytes = dict(chain.output_bytes)
+        others = {node: agents.urls[node] for node in nodes if node != producer}
+        watch.busy = {}
+        if others:
+            share = ShareRequest(peers=others, concurrency=8)
+            await agents.profiling(producer, agents.execution_share(producer, share))
+        watch.start("profile execution", len(nodes) * len(app.tasks))
+        gate = asyncio.Semaphore(settings.execution_parallel or os.cpu_count() or 1)
+        body = RunRequest(
+            repeats=settings.execution_repeats, budget_seconds=settings.execution_budget
+        )
 
-    async def one(node: str) -> ExecutionFigures:
-        nonlocal done
-        async with gate:
-            answer = await agents.profiling(
-                node, agents.execution_run(node, body, timeout=settings.timeout)
-            )
-        done += 1
-        if progress is not None:
-            progress.advance(done)
-        return answer
+        async def one(node: str) -> ExecutionFigures:
+            async with gate:
+                watch.busy[node] = "runs"
+                try:
+                    answer = await agents.profiling(node, agents.execution_run(node, body))
+                finally:
+                    del watch.busy[node]
+            watch.finished(node, len(app.tasks))
+            return answer
 
-    answers = await asyncio.gather(*(one(node) for node in nodes))
+        answers = await asyncio.gather(*(one(node) for node in nodes))
+    finally:
+        poller.cancel()
     compute: dict[str, dict[str, float]] = {task: {} for task in app.tasks}
     for node, answer in zip(nodes, answers, strict=True):
         for task, figures in answer.profiled.items():
             compute[task][node] = float(figures["seconds"])
     return compute, output_bytes
+
+
+class _Watch:
+    """What each busy agent is profiling: the progress bar's steps, and the names of the task
+    and node to blame when profiling runs out of time."""
+
+    def __init__(self, agents: AgentCalls, app: App, progress: Progress | None) -> None:
+        self.agents = agents
+        self.order = app.topological_order()
+        self.progress = progress
+        # node -> what the home waits for it to do: "chain", "runs", "resources"...
+        self.busy: dict[str, str] = {}
+        # node -> the task it ran at the last look (None: between tasks).
+        self.running: dict[str, str | None] = {}
+        self._done: dict[str, int] = {}
+        self._phase = ""
+
+    def start(self, phase: str, steps: int) -> None:
+        self._phase = phase
+        self._done = {}
+        if self.progress is not None:
+            self.progress.phase(phase, steps)
+
+    def finished(self, node: str, tasks: int) -> None:
+        self._done[node] = tasks
+        self._advance()
+
+    async def look(self, node: str) -> str | None:
+        """The task `node` is running now (None if none, or if it does not answer)."""
+        try:
+            async with asyncio.timeout(POLL_TIMEOUT_S):
+                figures = await self.agents.execution(node)
+        except (CallFailed, TimeoutError) as error:
+            log.debug("no answer from %s while profiling: %s", node, error)
+            return self.running.get(node)
+        self.running[node] = figures.running
+        if self.busy.get(node) == "runs":
+            self._done[node] = len(figures.profiled)
+        elif self.busy.get(node) == "chain" and figures.running in self.order:
+            self._done[node] = self.order.index(figures.running)
+        return figures.running
+
+    async def poll(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_INTERVAL_S)
+            busy = [node for node, what in self.busy.items() if what in ("chain", "runs")]
+            await asyncio.gather(*(self.look(node) for node in busy))
+            self._advance()
+
+    def _advance(self) -> None:
+        if self.progress is not None:
+            self.progress.advance(sum(self._done.values()))
+
+    async def hang(self, limit: float) -> str:
+        """One line: profiling ran out of time, and what was still outstanding."""
+        stuck: list[str] = []
+        for node, what in list(self.busy.items())[:3]:
+            if what in ("chain", "runs"):
+                task = await self.look(node)
+                if task is not None:
+                    stuck.append(f"task {task} on node {node} (sample input {SAMPLE_INPUT_ID})")
+                else:
+                    stuck.append(f"node {node}'s execution profiling")
+            else:
+                stuck.append(f"node {node}'s {what}")
+        more = len(self.busy) - len(stuck)
+        if more > 0:
+            stuck.append(f"{more} more node(s)")
+        waiting = ", ".join(stuck) if stuck else "the agents"
+        return f"profiling timed out after {limit:g} s (--profile-timeout) waiting for {waiting}"
+
+
+@contextlib.asynccontextmanager
+async def _deadline(limit: float, watch: _Watch) -> AsyncIterator[Callable[[], float]]:
+    """Profiling within `limit` seconds; yields the seconds left. Running out is a RunError
+    naming what was still outstanding."""
+    timeout = asyncio.timeout(limit)
+    ends = time.monotonic() + limit
+    try:
+        async with timeout:
+            yield lambda: max(1.0, ends - time.monotonic())
+    except TimeoutError:
+        if not timeout.expired():
+            raise
+        raise RunError(await watch.hang(limit)) from None

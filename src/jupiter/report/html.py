@@ -32,16 +32,35 @@ def _throughput_rows(rate: Throughput) -> list[tuple[str, str]]:
     return rows
 
 
+def _failed_inputs(report: Report) -> list[str]:
+    if not report.failed_inputs:
+        return []
+    rows = [(str(f.id), f.task, f.node, f.message[-2000:]) for f in report.failed_inputs]
+    return ["<h2>Failed inputs</h2>", _table(["input", "task", "node", "message (end)"], rows)]
+
+
 def render(report: Report) -> str:
     title = f"Jupiter run {report.run_id}: {report.app}"
     spans = report.makespan
     summary = [
+        ("status", report.status),
+        *([("error", report.error)] if report.error else []),
         ("mapper", report.mapper),
         ("nodes", str(len(report.nodes))),
         ("inputs", str(len(report.inputs))),
-        ("makespan mean", f"{spans.mean:.3f} s"),
-        ("makespan min / max", f"{spans.min:.3f} / {spans.max:.3f} s"),
-        ("predicted (one input)", f"{report.predicted_makespan:.3f} s"),
+        *(
+            [
+                ("makespan mean", f"{spans.mean:.3f} s"),
+                ("makespan min / max", f"{spans.min:.3f} / {spans.max:.3f} s"),
+            ]
+            if spans is not None
+            else []
+        ),
+        *(
+            [("predicted (one input)", f"{report.predicted_makespan:.3f} s")]
+            if report.predicted_makespan is not None
+            else []
+        ),
         *_throughput_rows(report.throughput),
         ("link emulation", "on" if report.emulated else "off"),
     ]
@@ -74,6 +93,7 @@ def render(report: Report) -> str:
             ["input", "makespan (s)"],
             [(str(i.id), f"{i.makespan:.3f}") for i in report.inputs],
         ),
+        *_failed_inputs(report),
         "<h2>Where the figures came from</h2>",
         _table(["figure", "source"], list(report.figure_sources.items())),
         "</body></html>",
@@ -103,8 +123,9 @@ def _gantt(report: Report) -> str:
     ran = [bar for bar in bars if bar is not None]
     if not ran:
         return "<p>No task ran.</p>"
-    origin = min(i.injected_at for i in report.inputs)
-    end = max(max(r.finish for r in ran), max(i.completed_at for i in report.inputs))
+    # A failed run may have task runs but no completed input: the runs set the bounds too.
+    origin = min([r.start for r in ran] + [i.injected_at for i in report.inputs])
+    end = max([r.finish for r in ran] + [i.completed_at for i in report.inputs])
     scale = CHART_WIDTH / max(end - origin, 1e-9)
     nodes = [n.name for n in report.nodes]
     used = [n for n in nodes if any(r.record.node == n for r in ran)]

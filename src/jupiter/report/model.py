@@ -123,10 +123,30 @@ class TaskStats(Part):
     finish: float | None = Field(description="The task finished.")
     output_bytes: int | None = Field(description="Size of the task's output.")
     failed: str | None = Field(description="Why the task failed; null if it did not.")
+    attempts: int = Field(
+        default=1,
+        description="Runs of the task for this input: 1, plus one per retry (`retries:`); "
+        "start is the first run's, so duration includes the retries and their pauses.",
+    )
     waiting: float | None = Field(description="enter -> start, seconds.")
     queued: float | None = Field(description="ready -> start, seconds.")
     duration: float | None = Field(description="start -> finish, seconds.")
     elapse: float | None = Field(description="enter -> finish, seconds.")
+
+
+class FailedInputRecord(Part):
+    """An input that failed under `--on-error skip`: the first failure reported for it."""
+
+    id: int = Field(description="Input id.")
+    task: str = Field(description="Task (or the producer of a transfer) that failed.")
+    node: str = Field(description="Node it failed on.")
+    message: str = Field(
+        description="The failure's message: its end, where a task's stderr or traceback is."
+    )
+    failed_at: float = Field(description="Unix time the home heard of the failure.")
+    outputs: dict[str, str] = Field(
+        description="Exit task -> path of the outputs that did arrive for this input."
+    )
 
 
 class PodRole(Part):
@@ -172,6 +192,16 @@ class Report(Part):
     model_config = ConfigDict(extra="forbid", title="Jupiter report.json")
 
     version: Literal[1] = Field(description="Contract version, 1 to date.")
+    status: Literal["completed", "failed", "interrupted"] = Field(
+        default="completed",
+        description="completed: every input done; failed: the run stopped on an error, or "
+        "(--on-error skip) some inputs failed; interrupted: Ctrl-C or SIGTERM. A report that "
+        "is not completed holds what the run got to: inputs delivered so far, the records "
+        "the agents still gave, and no schedule if it failed before mapping.",
+    )
+    error: str | None = Field(
+        default=None, description="Why the run did not complete, one line; null if it did."
+    )
     run_id: str = Field(description="The run's id, also in every log line and object label.")
     app: str = Field(description="App name from app.yaml.")
     mapper: str = Field(description="Mapping algorithm used.")
@@ -179,8 +209,9 @@ class Report(Part):
     emulated: bool = Field(description="Whether the link emulator was on.")
     sources: list[str] = Field(description="The app's sources (where inputs enter).")
     mapping: dict[str, str] = Field(description="Task or source -> node.")
-    predicted_makespan: float = Field(
-        description="The mapper's makespan for one input on an idle cluster, seconds."
+    predicted_makespan: float | None = Field(
+        description="The mapper's makespan for one input on an idle cluster, seconds; null "
+        "only when the run failed before mapping."
     )
     predicted_schedule: list[PlannedRun] = Field(
         description="The mapper's schedule, by predicted start."
@@ -195,7 +226,13 @@ class Report(Part):
         description="The profile the mapper used (docs/profiling.md); null with --no-profile."
     )
     inputs: list[InputRecord] = Field(description="Every completed input, by id.")
-    makespan: MakespanSummary = Field(description="The inputs' makespans summarised.")
+    failed_inputs: list[FailedInputRecord] = Field(
+        default_factory=list,
+        description="Inputs that failed (--on-error skip), by id; empty otherwise.",
+    )
+    makespan: MakespanSummary | None = Field(
+        description="The inputs' makespans summarised; null only when no input completed."
+    )
     throughput: Throughput = Field(description="The stream's rate.")
     phases: dict[str, float] = Field(
         description="Seconds per phase, in order (deploy, profile, map, dispatch, stream, "

@@ -14,6 +14,7 @@ from jupiter.profiler.summary import execution_comparison
 from jupiter.report.model import (
     REPORT_VERSION,
     Duplicate,
+    FailedInputRecord,
     InputRecord,
     MakespanSummary,
     NodeEntry,
@@ -29,10 +30,13 @@ def build_report(result: RunResult, mapper: str) -> Report:
     makespans = result.makespans
     values = list(makespans.values())
     schedule = result.schedule
+    assignments = schedule.assignments.values() if schedule is not None else []
     # Profiled seconds per (task, node) beside the durations the executors measured.
     execution = execution_comparison(result.app.tasks, result.profile, result.stats)
     return Report(
         version=REPORT_VERSION,
+        status=result.status,
+        error=result.error,
         run_id=result.run_id,
         app=result.app.name,
         mapper=mapper,
@@ -41,11 +45,11 @@ def build_report(result: RunResult, mapper: str) -> Report:
         ],
         emulated=result.cluster.emulate,
         sources=list(result.app.sources),
-        mapping=schedule.mapping,
-        predicted_makespan=schedule.makespan,
+        mapping=schedule.mapping if schedule is not None else {},
+        predicted_makespan=schedule.makespan if schedule is not None else None,
         predicted_schedule=[
             PlannedRun(task=a.task, node=a.node, start=a.start, finish=a.finish)
-            for a in sorted(schedule.assignments.values(), key=lambda a: (a.start, a.task))
+            for a in sorted(assignments, key=lambda a: (a.start, a.task))
         ],
         figure_sources=result.figure_sources,
         execution={task: TaskExecution.model_validate(row) for task, row in execution.items()},
@@ -60,12 +64,25 @@ def build_report(result: RunResult, mapper: str) -> Report:
             )
             for k in makespans
         ],
+        failed_inputs=[
+            FailedInputRecord(
+                id=f.input_id,
+                task=f.task,
+                node=f.node,
+                message=f.message,
+                failed_at=f.failed_at,
+                outputs=result.outputs.get(f.input_id, {}),
+            )
+            for f in result.failed
+        ],
         makespan=MakespanSummary(
             mean=statistics.fmean(values),
             median=statistics.median(values),
             min=min(values),
             max=max(values),
-        ),
+        )
+        if values
+        else None,
         throughput=throughput(result.injected_at, result.completed_at),
         phases=result.phases,
         duplicates=[Duplicate(input_id=k, task=t) for k, t in result.duplicates],
@@ -100,18 +117,39 @@ def write_report(report: Report, directory: Path) -> Path:
     return path
 
 
+# Lines of a failure message the summary shows: its end, where the cause is.
+SUMMARY_TAIL_LINES = 3
+
+
 def print_summary(report: Report, console: Console) -> None:
-    table = Table(title=f"{report.app} — {len(report.inputs)} inputs, mapper {report.mapper}")
+    title = f"{report.app} — {len(report.inputs)} inputs, mapper {report.mapper}"
+    if report.status != "completed":
+        title += f" ({report.status})"
+    table = Table(title=title)
     table.add_column("input", justify="right")
     table.add_column("makespan (s)", justify="right")
     for entry in report.inputs:
         table.add_row(str(entry.id), f"{entry.makespan:.3f}")
     table.add_section()
-    table.add_row("mean", f"{report.makespan.mean:.3f}")
-    table.add_row("predicted", f"{report.predicted_makespan:.3f}")
+    if report.makespan is not None:
+        table.add_row("mean", f"{report.makespan.mean:.3f}")
+    if report.predicted_makespan is not None:
+        table.add_row("predicted", f"{report.predicted_makespan:.3f}")
     if report.throughput.per_second is not None:
         table.add_section()
         table.add_row("throughput", f"{report.throughput.per_second:.2f}/s")
     console.print(table)
     phases = "  ".join(f"{name} {seconds:.2f}s" for name, seconds in report.phases.items())
     console.print(f"phases: {phases}")
+    print_failures(report, console)
+
+
+def print_failures(report: Report, console: Console) -> None:
+    """The failed inputs, each with task, node and the tail of its message."""
+    if report.failed_inputs:
+        console.print(f"failed inputs: {len(report.failed_inputs)}", markup=False)
+    for failed in report.failed_inputs:
+        tail = failed.message.strip().splitlines()[-SUMMARY_TAIL_LINES:]
+        console.print(f"  input {failed.id}: task {failed.task} on {failed.node}", markup=False)
+        for line in tail:
+            console.print(f"    {line}", markup=False, highlight=False)
