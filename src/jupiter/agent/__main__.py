@@ -1,6 +1,8 @@
 """Start one agent: `python -m jupiter.agent CONFIG.json` with the run token in JUPITER_TOKEN.
 
-Used where each agent is its own process (a Kubernetes pod); locally the launcher forks them.
+Used where each agent is its own process (a Kubernetes pod, a run of `jupiter agent`); locally
+the launcher forks them. The agent is a child subreaper: what its tasks detach with setsid is
+adopted by it and killed when it exits.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from jupiter.agent.auth import TOKEN_ENV
 from jupiter.agent.config import AgentConfig
+from jupiter.agent.reaper import become_subreaper, stop_adopted
 from jupiter.agent.server import run_agent
 from jupiter.logs import configure
 
@@ -28,7 +31,11 @@ def main(argv: list[str]) -> int:
     config = AgentConfig.read(Path(argv[0]))
     configure(config.log_level, run_id=config.run_id, node=config.node)
     logging.getLogger("jupiter.agent").info("agent started (pid %d)", os.getpid())
-    asyncio.run(run_agent(config, token))
+    become_subreaper()
+    try:
+        asyncio.run(run_agent(config, token))
+    finally:
+        stop_adopted()
     return 0
 
 

@@ -8,6 +8,9 @@ Protocol (line-delimited JSON): the home writes {"config": PATH} to stdin, the l
 {"node", "pid"} on stdout, and {"exited": node, "pid", "code"} whenever an agent dies. EOF on
 stdin means the run is over (or the home is gone): every agent is stopped, then the launcher
 exits.
+
+The launcher is a child subreaper (reaper.py): a process a task detached with setsid is
+adopted by it, not by PID 1, and killed when any agent exits and when the launcher stops.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from jupiter.agent.auth import TOKEN_ENV
 from jupiter.agent.config import AgentConfig
+from jupiter.agent.reaper import become_subreaper, kill_adopted, stop_adopted
 from jupiter.agent.server import run_agent
 from jupiter.logs import configure
 
@@ -50,6 +54,10 @@ def _reap(signum: int = 0, frame: object = None) -> None:
         node = _children.pop(pid, None)
         if node is not None:
             _say({"exited": node, "pid": pid, "code": os.waitstatus_to_exitcode(status)})
+            # What its tasks detached dies with it (and with it, what the live agents' tasks
+            # detached: a lost agent ends the run anyway). The killed are reaped in this loop
+            # or the next call.
+            kill_adopted(keep=_children)
 
 
 def _become_agent(config: AgentConfig, token: str) -> None:
@@ -98,6 +106,7 @@ def _stop_children() -> None:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         _children.pop(pid)
+    stop_adopted()
 
 
 def main() -> int:
@@ -106,6 +115,7 @@ def main() -> int:
         print(f"launcher: the run token must be given in {TOKEN_ENV}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the home decides when we stop
+    become_subreaper()
     signal.signal(signal.SIGCHLD, _reap)
     # Every imported object goes to the collector's permanent generation: a child's garbage
     # collections then never write to (and so copy) the pages it shares with its siblings.

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import select
+import shutil
 import signal
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 from aiohttp import hdrs, web
@@ -30,6 +34,8 @@ from jupiter.circe.store import DataStore
 from jupiter.cluster.emulator import HostPath
 from jupiter.cluster.spec import Cluster
 from jupiter.profiler.role import ProfilerRole
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
@@ -78,9 +84,21 @@ async def refuse_encoded_bodies(request: web.Request, handler: Handler) -> web.S
 async def run_agent(config: AgentConfig, token: str) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    if config.lifeline_fd is not None:
-        _stop_when_home_is_gone(config.lifeline_fd, stop)
+    if config.lifeline_fd is None:
+        await _serve(config, token, stop)
+        return
+    _stop_when_home_is_gone(config.lifeline_fd, stop)
+    try:
+        await _serve(config, token, stop)
+    finally:
+        # Checked at the end, not only by the reader: a home that died may also have had
+        # this agent sent SIGTERM first. The work dir is in the home's, and nobody is left
+        # to remove it or read it.
+        if _home_is_gone(config.lifeline_fd):
+            _remove_work_dir(config.work_dir)
 
+
+async def _serve(config: AgentConfig, token: str, stop: asyncio.Event) -> None:
     app = App.from_dict(config.app, config.app_root)
     cluster = Cluster.from_dict(config.cluster)
     store = DataStore(config.work_dir / "data")
@@ -184,3 +202,17 @@ def _stop_when_home_is_gone(fd: int, stop: asyncio.Event) -> None:
         stop.set()
 
     loop.add_reader(fd, on_readable)
+
+
+def _home_is_gone(fd: int) -> bool:
+    # Readable at once means end of file: the home closed its end, whether it exited or died.
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _remove_work_dir(work_dir: Path) -> None:
+    log.warning("the home is gone: removing this agent's work dir %s", work_dir)
+    # Gone already if a later run removed the home's stale work dir, ours with it.
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(work_dir)

@@ -11,6 +11,7 @@ from rich.console import Console
 from jupiter.backends.hosts import HostsBackend, node_addresses
 from jupiter.backends.local import LocalBackend
 from jupiter.cli.bars import phase_bars
+from jupiter.cli.outdir import DEMO, claim_out_dir, claimed_out_dir
 from jupiter.cli.tokens import read_token_file
 from jupiter.cluster.spec import Cluster, load_cluster
 from jupiter.controller.deliveries import OnError
@@ -24,6 +25,9 @@ from jupiter.report.html import write_html_report
 from jupiter.report.report import build_report, print_summary, write_report
 
 DEMO_APP = "anomaly-detection"
+FORCE_OPTION = click.option(
+    "--force", is_flag=True, help="Clear --out first if it holds outputs of an earlier run."
+)
 DEMO_NODES = 8
 
 
@@ -103,6 +107,7 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
             show_default=True,
             help="Exit-task outputs land in OUT/<input id>/.",
         ),
+        FORCE_OPTION,
         click.option("--report", "report_dir", type=click.Path(path_type=Path)),
         click.option("--interval", default=0.0, help="Seconds between injected inputs."),
         click.option("--max-in-flight", type=int, help="Inputs in the DAG at once."),
@@ -199,6 +204,7 @@ def run_command(
     emulation: bool,
     quiet: bool,
     log_level: str,
+    force: bool,
     backend: str,
     image: str | None,
     kubeconfig: Path | None,
@@ -223,6 +229,8 @@ def run_command(
                 # The home's Job does not take these yet; app.yaml's timeout/retries do apply.
                 raise SpecError(None, flag, "not available with --backend kubernetes yet")
         given = click.get_current_context().get_parameter_source("emulation")
+        # Kept even if the pipeline then refuses its input: a mark alone counts as empty.
+        claim_out_dir(out_dir, force=force, app=app, command="run")
         run_from_cli(
             CliRun(
                 app=app,
@@ -288,7 +296,8 @@ def run_command(
         on_error=on_error,
         profile_settings=ProfileSettings(timeout=profile_timeout),
     )
-    execute(options, report_dir, quiet, log_level)
+    with claimed_out_dir(out_dir, force=force, app=app, command="run"):
+        execute(options, report_dir, quiet, log_level)
 
 
 @click.command("demo")
@@ -297,7 +306,8 @@ def run_command(
     "--report", "report_dir", type=click.Path(path_type=Path), default=Path("jupiter-report")
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("jupiter-out"))
-def demo_command(inputs: int, report_dir: Path, out_dir: Path) -> None:
+@FORCE_OPTION
+def demo_command(inputs: int, report_dir: Path, out_dir: Path, force: bool) -> None:
     """Run the bundled anomaly-detection app on 8 emulated nodes."""
     options = RunOptions(
         app=example_path(DEMO_APP),
@@ -308,7 +318,8 @@ def demo_command(inputs: int, report_dir: Path, out_dir: Path) -> None:
         # Two inputs in flight: pipelined, yet each input's makespan stays readable.
         max_in_flight=2,
     )
-    execute(options, report_dir, quiet=False)
+    with claimed_out_dir(out_dir, force=force, app=options.app, command=DEMO):
+        execute(options, report_dir, quiet=False)
 
 
 def example_path(name: str) -> Path:

@@ -13,7 +13,6 @@ import contextlib
 import logging
 import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from jupiter.controller.backend import AgentLaunch, Backend
 from jupiter.controller.deliveries import FailedInput, OnError
 from jupiter.controller.home import NO_PROFILE, HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
+from jupiter.controller.workdirs import make_work_dir, remove_stale_work_dirs
 from jupiter.errors import SpecError
 from jupiter.mapper.registry import get_mapper
 from jupiter.mapper.schedule import Schedule
@@ -182,7 +182,8 @@ async def deployed_agents(
     progress = progress or NoProgress()
     token = token or new_token()
     run_id = run_id or secrets.token_hex(4)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"jupiter-{run_id}-"))
+    remove_stale_work_dirs()
+    work_dir = make_work_dir(run_id)
     state = HomeState(run_id=run_id, exits=list(app.exits), out_dir=out_dir or work_dir / "out")
     # GET /home/profile serves the profile the mapper uses from the moment it is known.
     state.profiles.profile = profile

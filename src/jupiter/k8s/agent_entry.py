@@ -1,6 +1,7 @@
 """The agent in its pod: `python -m jupiter.k8s.agent_entry`, configured by the manifest's
 environment and the run's ConfigMap (see render.py), never by a per-node file: one shared
-ConfigMap stays small at a hundred nodes where per-node configs would not."""
+ConfigMap stays small at a hundred nodes where per-node configs would not. Like every
+standalone agent it is a child subreaper, killing what its tasks detached when it exits."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from jupiter.agent.auth import TOKEN_ENV
 from jupiter.agent.config import AgentConfig
+from jupiter.agent.reaper import become_subreaper, stop_adopted
 from jupiter.agent.server import run_agent
 from jupiter.errors import JupiterError
 from jupiter.k8s import settings as s
@@ -46,7 +48,11 @@ def main() -> int:
     config.work_dir.mkdir(parents=True, exist_ok=True)
     # The root filesystem is read-only: a task writing to a relative path must land here.
     os.chdir(config.work_dir)
-    asyncio.run(run_agent(config, token))
+    become_subreaper()
+    try:
+        asyncio.run(run_agent(config, token))
+    finally:
+        stop_adopted()
     return 0
 
 
