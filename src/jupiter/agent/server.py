@@ -22,12 +22,14 @@ from jupiter.agent.auth import Handler, auth_headers, token_middleware
 from jupiter.agent.config import AgentConfig, ServerLimits
 from jupiter.agent.connections import CappedSite
 from jupiter.agent.errorlog import ServerErrorLog
+from jupiter.agent.heartbeat import beat_until_stopped
 from jupiter.api import paths
 from jupiter.api.client import CallFailed, HomeClient
 from jupiter.api.models import Health, Registration, Stopping
 from jupiter.api.reading import answer
 from jupiter.app.runner import TaskRunner
 from jupiter.app.spec import App
+from jupiter.background import background
 from jupiter.circe.executor import Executor
 from jupiter.circe.routes import circe_routes
 from jupiter.circe.store import DataStore
@@ -141,7 +143,12 @@ async def _serve(config: AgentConfig, token: str, stop: asyncio.Event) -> None:
             ):
                 url = config.advertise_url or f"http://{config.host}:{port}"
                 await _register(session, config, url, auth, stop)
+                heartbeat = background(
+                    beat_until_stopped(session, config.home_url, auth, executor, stop),
+                    "the heartbeat",
+                )
                 await stop.wait()
+                await heartbeat
         finally:
             await executor.close()
 

@@ -6,9 +6,10 @@ the run maps from (`GET /home/profile`)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -17,8 +18,11 @@ from jupiter.agent.auth import auth_headers
 from jupiter.agent.server import serving
 from jupiter.api import paths
 from jupiter.api.models import (
+    Deployment,
     FailureEvent,
     Health,
+    Heartbeat,
+    HeartbeatAnswer,
     Noted,
     ProfileQuery,
     Registered,
@@ -63,6 +67,16 @@ class HomeState:
         self.registry = AgentRegistry(self.latch)
         self.deliveries = Deliveries(list(exits), out_dir, self.latch)
         self.profiles = ProfileService()
+        # The desired state as last pushed (None before dispatch), and who to call when an
+        # agent beats with an older epoch (one that was stopped and came back).
+        self.deployment: Deployment | None = None
+        self.on_behind: Callable[[str], None] = lambda node: None
+        # Final per-(task, input) records that agents sent home with their heartbeats.
+        self.records: list[dict[str, Any]] = []
+
+    @property
+    def epoch(self) -> int:
+        return -1 if self.deployment is None else self.deployment.epoch
 
     @property
     def agents(self) -> dict[str, str]:
@@ -95,6 +109,17 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
             state.latch.fail(body.describe())
         return answer(Noted())
 
+    async def heartbeat(request: web.Request) -> web.Response:
+        beat = await read_body(request, Heartbeat)
+        if not state.registry.beat(beat):
+            raise web.HTTPNotFound(text="not an agent of this run")
+        state.records.extend(record.model_dump() for record in beat.records)
+        if beat.epoch < state.epoch:
+            state.on_behind(beat.node)
+        done = state.deliveries.done
+        release = [input_id for input_id in beat.held if done(input_id)]
+        return answer(HeartbeatAnswer(epoch=state.epoch, release=release))
+
     async def profile(request: web.Request) -> web.Response:
         """The run's Profile as one JSON document (as `Profile.save` writes it).
 
@@ -121,6 +146,7 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
         web.post(paths.HOME_REGISTER, register),
         web.put(paths.CIRCE_DATA, data),
         web.post(paths.HOME_EVENT, event),
+        web.post(paths.HOME_HEARTBEAT, heartbeat),
         web.get(paths.HOME_PROFILE, profile),
     ]
 

@@ -32,8 +32,10 @@ from jupiter.circe.state import HOME
 from jupiter.controller.home import HomeState
 from jupiter.controller.registry import Lost
 from jupiter.errors import RunError
+from jupiter.mapper.partial import PartialScheduleError
 from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.registry import Mapper
+from jupiter.mapper.schedule import ScheduleError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class EpochChange:
 
     epoch: int
     at: float  # Unix time the new mapping was pushed
+    decided_at: float  # Unix time the home decided the agent was lost
     reason: str
     lost: list[str]
     # Seconds from the lost agent's last sign of life to the home's decision.
@@ -134,7 +137,11 @@ class Recovery:
         if not alive:
             raise RunError(f"agent {names} lost ({losses[0].reason}), and no agent is left")
         kept = {t: node for t, node in current.mapping.items() if node not in gone}
-        schedule = self.mapper(self.problem, existing=kept, exclude=sorted(gone))
+        try:
+            schedule = self.mapper(self.problem, existing=kept, exclude=sorted(gone))
+            schedule.check(self.problem, existing=kept, exclude=sorted(gone))
+        except (PartialScheduleError, ScheduleError) as error:
+            raise RunError(f"agent {names} lost; no re-mapping around it: {error}") from None
         mapping = dict(schedule.mapping)
         addresses = {n: url for n, url in self.state.registry.urls.items() if n not in gone}
         deployment = Deployment(
@@ -144,9 +151,11 @@ class Recovery:
         agents = self._agents()
         await asyncio.gather(*(self._push(agents, node, deployment) for node in alive))
         moved = {t: (current.mapping[t], mapping[t]) for t in displaced}
+        now, clock = time.time(), time.monotonic()
         change = EpochChange(
             epoch=deployment.epoch,
-            at=time.time(),
+            at=now,
+            decided_at=now - (clock - min(lost.at for lost in losses)),
             reason="; ".join(f"agent {lost.node} {lost.reason}" for lost in losses),
             lost=[lost.node for lost in losses],
             detection_s=max(lost.silent_for for lost in losses),
