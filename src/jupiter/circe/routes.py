@@ -49,9 +49,10 @@ def circe_routes(executor: Executor, max_body_bytes: int) -> list[web.RouteDef]:
         return answer(Injected(), status=201)
 
     async def stats(request: web.Request) -> web.Response:
-        return answer(
-            Stats.model_validate({"node": executor.node, "records": executor.monitor.snapshot()})
-        )
+        # Records of released inputs not yet sent home by a heartbeat are still this node's.
+        unsent = [record.to_dict() for record in executor.state.finished_records]
+        records = [*executor.monitor.snapshot(), *unsent]
+        return answer(Stats.model_validate({"node": executor.node, "records": records}))
 
     async def status(request: web.Request) -> web.Response:
         counts = executor.monitor.counts()

@@ -14,7 +14,7 @@ import logging
 import secrets
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,17 +27,22 @@ from jupiter.api.client import AgentClient, CallFailed
 from jupiter.api.models import Deployment
 from jupiter.app.document import parse_limits
 from jupiter.app.spec import App, load_app
+from jupiter.background import background
 from jupiter.circe.executor import HOME
-from jupiter.circe.transfer import send_file
+from jupiter.circe.transfer import TransferError, send_file
 from jupiter.cluster.emulator import LinkEmulator
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch, Backend
 from jupiter.controller.deliveries import FailedInput, OnError
 from jupiter.controller.home import NO_PROFILE, HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
+from jupiter.controller.recovery import EpochChange, Recovery
+from jupiter.controller.registry import HEARTBEAT_TIMEOUT_S, Lost
+from jupiter.controller.watchdog import watch_heartbeats
 from jupiter.controller.workdirs import make_work_dir, remove_stale_work_dirs
 from jupiter.errors import SpecError
-from jupiter.mapper.registry import get_mapper
+from jupiter.mapper.problem import SchedulingProblem
+from jupiter.mapper.registry import Mapper, get_mapper
 from jupiter.mapper.schedule import Schedule
 from jupiter.planning.problem import BuiltProblem, build_problem
 from jupiter.profiler.home import ProfileSettings, gather_profile
@@ -87,6 +92,14 @@ class RunOptions:
     # --task-timeout and --retries: replace app.yaml's `defaults:` (a task's own value wins).
     task_timeout: float | None = None
     retries: int | None = None
+    # Re-map around agents lost while streaming (controller/recovery.py); off: a loss fails
+    # the run. Before the stream, a loss always fails the run.
+    recovery: bool = True
+    # Seconds without a heartbeat after which an agent is lost (agents beat every 0.5 s).
+    heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S
+    # Called with the run's context when the stream starts, as a task that is cancelled
+    # when it ends: for benchmarks and tests that watch or disturb a run from inside.
+    on_stream: Callable[[RunContext], Awaitable[None]] | None = None
 
 
 RunStatus = Literal["completed", "failed", "interrupted"]
@@ -115,6 +128,8 @@ class RunResult:
     failed: list[FailedInput] = field(default_factory=list)
     status: RunStatus = "completed"
     error: str | None = None
+    # Every re-mapping around a lost agent, in order.
+    recovery: list[EpochChange] = field(default_factory=list)
 
     @property
     def makespans(self) -> dict[int, float]:
@@ -142,6 +157,16 @@ class RunContext:
     progress: Progress
     session: aiohttp.ClientSession
     home_url: str
+    # Set while the stream runs with recovery on: where a lost agent is handled then.
+    recovery: Recovery | None = None
+    changes: list[EpochChange] = field(default_factory=list)
+
+    def lost(self, lost: Lost) -> None:
+        """An agent is gone: re-mapped around while streaming, else the run fails."""
+        if self.recovery is not None:
+            self.recovery.lost(lost)
+        else:
+            self.state.latch.fail(f"agent {lost.node} {lost.reason}")
 
     @property
     def auth(self) -> dict[str, str]:
@@ -172,6 +197,7 @@ async def deployed_agents(
     logs_dir: Path | None = None,
     profile: Profile | None = None,
     profiling: bool = True,
+    heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
 ) -> AsyncIterator[RunContext]:
     """The deploy phase: the home serving, one registered agent per node; on exit, teardown.
 
@@ -185,6 +211,7 @@ async def deployed_agents(
     remove_stale_work_dirs()
     work_dir = make_work_dir(run_id)
     state = HomeState(run_id=run_id, exits=list(app.exits), out_dir=out_dir or work_dir / "out")
+    state.registry.timeout = heartbeat_timeout
     # GET /home/profile serves the profile the mapper uses from the moment it is known.
     state.profiles.profile = profile
     if profile is None and not profiling:
@@ -217,6 +244,10 @@ async def deployed_agents(
             # Pushed before starting, so that a start that fails half-way still stops what
             # it started, and after the session, so that stopping may still use it.
             stack.push_async_callback(backend.stop)
+            watchdog = background(
+                watch_heartbeats(state.registry, context.lost), "the heartbeat watchdog"
+            )
+            stack.callback(watchdog.cancel)
             progress.phase("deploy", len(cluster.nodes))
             await backend.start(
                 AgentLaunch(
@@ -228,7 +259,7 @@ async def deployed_agents(
                     work_dir=work_dir,
                     session=session,
                     registered=lambda: dict(state.agents),
-                    on_lost=lambda node, reason: state.latch.fail(f"agent {node} {reason}"),
+                    on_lost=lambda node, reason: _lost(context, node, reason),
                     log_level=log_level,
                 )
             )
@@ -320,6 +351,7 @@ async def _run_phases(
         logs_dir=options.logs_dir,
         profile=options.profile,
         profiling=options.profiling,
+        heartbeat_timeout=options.heartbeat_timeout,
     ) as context:
         try:
             with timer.phase("profile"):
@@ -333,7 +365,9 @@ async def _run_phases(
             with timer.phase("dispatch"):
                 await dispatch_phase(context, schedule)
             with timer.phase("stream"):
-                injected_at = await stream_phase(context, options, schedule, seen.injected_at)
+                injected_at = await stream_phase(
+                    context, options, schedule, seen.injected_at, built.problem, mapper
+                )
                 stats = await gather_stats(context)
         except BaseException:
             # Before teardown, while the agents may still answer for their records.
@@ -393,6 +427,7 @@ async def dispatch_phase(context: RunContext, schedule: Schedule) -> None:
     deployment = Deployment(
         mapping=schedule.mapping, addresses={**agents.urls, HOME: context.home_url}
     )
+    context.state.deployment = deployment
     await asyncio.gather(*(agents.deploy(node, deployment) for node in context.cluster.node_names))
 
 
@@ -401,12 +436,45 @@ async def stream_phase(
     options: RunOptions,
     schedule: Schedule,
     injected_at: dict[int, float] | None = None,
+    problem: SchedulingProblem | None = None,
+    mapper: Mapper | None = None,
 ) -> dict[int, float]:
     """Inject every input at its sources' nodes and wait until each is done (every exit
     output arrived, or, with --on-error skip, it failed); returns when each input was
-    injected, filling `injected_at` as it goes."""
-    state, app, progress = context.state, context.app, context.progress
+    injected, filling `injected_at` as it goes.
+
+    With `options.recovery` (and the `problem` and `mapper` the schedule came from), an
+    agent lost meanwhile is re-mapped around (controller/recovery.py)."""
     injected_at = {} if injected_at is None else injected_at
+    recovery = None
+    if options.recovery and problem is not None and mapper is not None:
+        recovery = Recovery(
+            context.state,
+            context.app,
+            problem,
+            mapper,
+            context.agents,
+            context.home_url,
+            lambda source, input_id: _inject(context, source, input_id),
+            lambda: list(injected_at),
+        )
+    async with contextlib.AsyncExitStack() as stack:
+        if recovery is not None:
+            context.recovery = recovery
+            context.state.on_behind = recovery.behind
+            stack.callback(setattr, context, "recovery", None)
+            task = background(recovery.run(), "recovery")
+            stack.callback(task.cancel)
+            stack.callback(context.changes.extend, recovery.changes)
+        if options.on_stream is not None:
+            observer = background(options.on_stream(context), "the stream's observer")
+            stack.callback(observer.cancel)
+        await _stream(context, options, injected_at)
+    return injected_at
+
+
+async def _stream(context: RunContext, options: RunOptions, injected_at: dict[int, float]) -> None:
+    state, app, progress = context.state, context.app, context.progress
     state.deliveries.on_error = options.on_error
     progress.phase("stream", options.inputs)
     for input_id in range(options.inputs):
@@ -417,12 +485,7 @@ async def stream_phase(
                 what=f"room to inject input {input_id}",
             )
         injected_at[input_id] = time.time()
-        await asyncio.gather(
-            *(
-                _inject(context, state.agents[schedule.mapping[source]], source, input_id)
-                for source in app.sources
-            )
-        )
+        await asyncio.gather(*(_inject(context, source, input_id) for source in app.sources))
         progress.advance(sum(state.deliveries.done(k) for k in injected_at))
         if options.interval > 0 and input_id + 1 < options.inputs:
             await asyncio.sleep(options.interval)
@@ -433,7 +496,6 @@ async def stream_phase(
         timeout=options.timeout,
         what="every input's exit outputs",
     )
-    return injected_at
 
 
 def collect_result(
@@ -467,17 +529,25 @@ def collect_result(
         failed=failed,
         status="failed" if failed else "completed",
         error=f"{len(failed)} of {len(injected_at)} inputs failed" if failed else None,
+        recovery=list(context.changes),
     )
 
 
 async def gather_stats(context: RunContext) -> list[dict[str, Any]]:
-    """Every agent's per-(task, input) records, on one timeline."""
-
-    agents = context.agents()
+    """Every per-(task, input) record, on one timeline: those the agents sent home with their
+    heartbeats (released inputs) and those the live agents still hold. A lost agent's
+    unsent records are lost with it."""
+    registry = context.state.registry
+    agents = AgentClient(
+        context.session, {n: registry.urls[n] for n in registry.alive()}, context.auth
+    )
     per_node = await asyncio.gather(*(agents.stats(node) for node in agents.urls))
+    held = [record.model_dump() for stats in per_node for record in stats.records]
+    # A record can come both ways (a heartbeat in flight while the stats were read); a node
+    # runs a task for an input once, so (task, input, node) names it.
+    unique = {(r["task"], r["input_id"], r["node"]): r for r in [*context.state.records, *held]}
     return sorted(
-        (record.model_dump() for stats in per_node for record in stats.records),
-        key=lambda r: (r["input_id"], r["start"] or 0.0, r["task"]),
+        unique.values(), key=lambda r: (r["input_id"], r["start"] or 0.0, r["task"], r["node"])
     )
 
 
@@ -500,8 +570,31 @@ def _in_flight(state: HomeState, injected_at: dict[int, float]) -> int:
     return sum(1 for k in injected_at if not state.deliveries.done(k))
 
 
-async def _inject(context: RunContext, agent_url: str, source: str, input_id: int) -> None:
-    # The input originates on the source's node, so handing it over is not WAN traffic.
+def _lost(context: RunContext, node: str, reason: str) -> None:
+    found = context.state.registry.mark_lost(node, reason)
+    if found is not None:
+        context.lost(found)
+
+
+async def _inject(context: RunContext, source: str, input_id: int) -> None:
+    """Hand input `input_id` to `source` at the node the current mapping gives it.
+
+    The input originates on the source's node, so handing it over is not WAN traffic. If that
+    node does not take it, the node is lost or about to be: recovery then injects the input
+    again where the source moves, and this attempt ends quietly."""
+    state = context.state
+    assert state.deployment is not None
+    node = state.deployment.mapping[source]
     path = context.app.input_for(source, input_id)
-    url = agent_url + paths.fill(paths.CIRCE_INJECT, input_id=input_id, producer=source)
-    await send_file(context.session, url, path, LinkEmulator(None), context.auth)
+    url = state.agents[node] + paths.fill(paths.CIRCE_INJECT, input_id=input_id, producer=source)
+    try:
+        await send_file(
+            context.session, url, path, LinkEmulator(None), context.auth, answer_timeout=30.0
+        )
+    except TransferError as error:
+        if context.recovery is None or not error.unreachable:
+            raise
+        where = {"node": node, "task": source, "input_id": input_id}
+        log.warning(
+            "input not taken: %s; it enters again once the node is replaced", error, extra=where
+        )
