@@ -15,6 +15,7 @@ from jupiter.backends.local import LocalBackend
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.run import RunContext, RunOptions, RunResult, run
 from jupiter.errors import RunError
+from jupiter.report.report import build_report
 
 from .apps import expected_outputs, layered
 
@@ -93,6 +94,16 @@ def test_an_agent_killed_mid_stream_is_replaced_and_every_input_arrives_once(
     assert change.detection_s < 1.0
     # Inputs enter again only where a source moved; otherwise retained outputs are resent.
     assert bool(change.reinjected) == with_source
+    # report.json says what happened: the epoch, the replayed inputs, where each input ran.
+    report = build_report(result, "heft")
+    (epoch,) = report.recovery.epochs
+    assert (epoch.epoch, epoch.lost, epoch.detection_s) == (1, change.lost, change.detection_s)
+    assert {t: (m.source, m.to) for t, m in epoch.moved.items()} == change.moved
+    assert report.recovery.replayed_inputs == sorted(change.in_flight)
+    replaced = {new for _, new in change.moved.values()}
+    for entry in report.inputs:
+        if entry.id in change.in_flight:
+            assert replaced & set(entry.nodes), f"input {entry.id} ran on {entry.nodes}"
     # Every task of every input left a record, on whichever node ran it last.
     ran = {(r["task"], r["input_id"]) for r in result.stats if r["finish"] is not None}
     assert {t for t, _ in ran} >= set(result.app.tasks) - set(change.moved)

@@ -61,6 +61,7 @@ def sample_document() -> dict[str, Any]:
                 "completed_at": 100.5,
                 "makespan": 0.5,
                 "outputs": {"d": "/out/0/d"},
+                "nodes": ["n00", "n01"],
             },
             {
                 "id": 1,
@@ -68,10 +69,12 @@ def sample_document() -> dict[str, Any]:
                 "completed_at": 101.0,
                 "makespan": 0.75,
                 "outputs": {"d": "/out/1/d"},
+                "nodes": ["n00", "n01"],
             },
         ],
         "failed_inputs": [],
         "makespan": {"mean": 0.625, "median": 0.625, "min": 0.5, "max": 0.75},
+        "recovery": {"epochs": [], "replayed_inputs": []},
         "throughput": {
             "inputs": 2,
             "seconds": 1.0,

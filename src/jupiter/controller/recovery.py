@@ -56,6 +56,7 @@ class EpochChange:
     # Seconds from that decision to every live agent running the new epoch.
     remap_s: float
     moved: dict[str, tuple[str, str]]  # task -> (old node, new node)
+    in_flight: list[int] = field(default_factory=list)
     reinjected: list[int] = field(default_factory=list)
 
 
@@ -151,6 +152,7 @@ class Recovery:
         agents = self._agents()
         await asyncio.gather(*(self._push(agents, node, deployment) for node in alive))
         moved = {t: (current.mapping[t], mapping[t]) for t in displaced}
+        in_flight = [k for k in self._injected() if not self.state.deliveries.done(k)]
         now, clock = time.time(), time.monotonic()
         change = EpochChange(
             epoch=deployment.epoch,
@@ -161,6 +163,7 @@ class Recovery:
             detection_s=max(lost.silent_for for lost in losses),
             remap_s=time.monotonic() - began,
             moved=moved,
+            in_flight=in_flight,
         )
         self.changes.append(change)
         log.warning(
@@ -172,9 +175,8 @@ class Recovery:
         # What the lost nodes injected is gone with them: the sources' new nodes take it.
         sources = [s for s in self.app.sources if s in moved]
         if sources:
-            waiting = [k for k in self._injected() if not self.state.deliveries.done(k)]
-            change.reinjected = waiting
-            await asyncio.gather(*(self._inject(s, k) for k in waiting for s in sources))
+            change.reinjected = in_flight
+            await asyncio.gather(*(self._inject(s, k) for k in in_flight for s in sources))
 
     async def _push(self, agents: AgentClient, node: str, deployment: Deployment) -> None:
         try:

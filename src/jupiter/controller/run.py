@@ -40,7 +40,7 @@ from jupiter.controller.recovery import EpochChange, Recovery
 from jupiter.controller.registry import HEARTBEAT_TIMEOUT_S, Lost
 from jupiter.controller.watchdog import watch_heartbeats
 from jupiter.controller.workdirs import make_work_dir, remove_stale_work_dirs
-from jupiter.errors import SpecError
+from jupiter.errors import RunError, SpecError
 from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.registry import Mapper, get_mapper
 from jupiter.mapper.schedule import Schedule
@@ -592,7 +592,15 @@ async def _inject(context: RunContext, source: str, input_id: int) -> None:
             context.session, url, path, LinkEmulator(None), context.auth, answer_timeout=30.0
         )
     except TransferError as error:
-        if context.recovery is None or not error.unreachable:
+        if not error.unreachable:
+            raise
+        if context.recovery is None:
+            # The agent is most likely gone, and its loss, once known, says it better.
+            with contextlib.suppress(RunError):
+                timeout = state.registry.timeout + 1.0
+                await state.latch.wait_for(lambda: False, timeout, "the agent's loss")
+            if state.latch.failure is not None:
+                raise RunError(state.latch.failure) from None
             raise
         where = {"node": node, "task": source, "input_id": input_id}
         log.warning(

@@ -39,6 +39,25 @@ def _failed_inputs(report: Report) -> list[str]:
     return ["<h2>Failed inputs</h2>", _table(["input", "task", "node", "message (end)"], rows)]
 
 
+def _recovery(report: Report) -> list[str]:
+    epochs = report.recovery.epochs
+    if not epochs:
+        return []
+    rows = [
+        (
+            str(e.epoch),
+            e.reason,
+            f"{e.detection_s:.2f}",
+            f"{e.remap_s * 1000:.0f}",
+            ", ".join(f"{t}: {m.source} -> {m.to}" for t, m in sorted(e.moved.items())),
+            str(len(e.in_flight)),
+        )
+        for e in epochs
+    ]
+    head = ["epoch", "why", "detected (s)", "re-mapped (ms)", "moved", "inputs replayed"]
+    return ["<h2>Recovery</h2>", _table(head, rows)]
+
+
 def render(report: Report) -> str:
     title = f"Jupiter run {report.run_id}: {report.app}"
     spans = report.makespan
@@ -94,6 +113,7 @@ def render(report: Report) -> str:
             [(str(i.id), f"{i.makespan:.3f}") for i in report.inputs],
         ),
         *_failed_inputs(report),
+        *_recovery(report),
         "<h2>Where the figures came from</h2>",
         _table(["figure", "source"], list(report.figure_sources.items())),
         "</body></html>",

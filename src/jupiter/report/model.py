@@ -79,6 +79,55 @@ class InputRecord(Part):
         description="Exit task -> path of its output file; null when the Kubernetes backend "
         "could not bring the file back (see outputs_omitted)."
     )
+    nodes: list[str] = Field(
+        default_factory=list,
+        description="Every node that ran a task or source of this input, sorted: after a "
+        "re-mapping, the replacements as well as the original ones.",
+    )
+
+
+class MovedTask(Part):
+    """A task a re-mapping moved off a lost node."""
+
+    source: str = Field(alias="from", description="The lost node it was on.")
+    to: str = Field(description="Where it runs from this epoch on.")
+
+
+class EpochRecord(Part):
+    """One re-mapping around lost agents (controller/recovery.py)."""
+
+    epoch: int = Field(description="The mapping epoch it started; the first mapping is 0.")
+    at: float = Field(description="Unix time the new mapping was pushed to the agents.")
+    decided_at: float = Field(description="Unix time the home decided the agent was lost.")
+    reason: str = Field(description="Which agent was lost, and how the home knew.")
+    lost: list[str] = Field(description="The nodes lost.")
+    detection_s: float = Field(
+        description="Seconds from the lost agent's last sign of life (a heartbeat, or its "
+        "process exiting) to the home's decision."
+    )
+    remap_s: float = Field(
+        description="Seconds from the decision to every live agent running the new epoch."
+    )
+    moved: dict[str, MovedTask] = Field(description="Task -> the move the re-mapping made.")
+    in_flight: list[int] = Field(
+        description="Inputs in flight at the re-mapping: replayed where their data was lost."
+    )
+    reinjected: list[int] = Field(
+        description="Inputs injected again, at the new node of a source that moved."
+    )
+
+
+class RecoverySection(Part):
+    """What the run did about lost agents; empty when none was lost while streaming."""
+
+    epochs: list[EpochRecord] = Field(
+        default_factory=list, description="Every re-mapping, in order."
+    )
+    replayed_inputs: list[int] = Field(
+        default_factory=list,
+        description="Inputs that were in flight at a re-mapping, sorted: their lost work ran "
+        "again on the new nodes, and the home kept the first copy of every exit output.",
+    )
 
 
 class MakespanSummary(Part):
@@ -232,6 +281,10 @@ class Report(Part):
     )
     makespan: MakespanSummary | None = Field(
         description="The inputs' makespans summarised; null only when no input completed."
+    )
+    recovery: RecoverySection = Field(
+        default_factory=RecoverySection,
+        description="Re-mappings around agents lost while streaming (docs/ARCHITECTURE.md).",
     )
     throughput: Throughput = Field(description="The stream's rate.")
     phases: dict[str, float] = Field(

@@ -14,11 +14,14 @@ from jupiter.profiler.summary import execution_comparison
 from jupiter.report.model import (
     REPORT_VERSION,
     Duplicate,
+    EpochRecord,
     FailedInputRecord,
     InputRecord,
     MakespanSummary,
+    MovedTask,
     NodeEntry,
     PlannedRun,
+    RecoverySection,
     Report,
     TaskExecution,
     TaskStats,
@@ -33,6 +36,13 @@ def build_report(result: RunResult, mapper: str) -> Report:
     assignments = schedule.assignments.values() if schedule is not None else []
     # Profiled seconds per (task, node) beside the durations the executors measured.
     execution = execution_comparison(result.app.tasks, result.profile, result.stats)
+    nodes_by_input: dict[int, list[str]] = {}
+    for record in result.stats:
+        nodes = nodes_by_input.setdefault(record["input_id"], [])
+        if record["node"] not in nodes:
+            nodes.append(record["node"])
+    for nodes in nodes_by_input.values():
+        nodes.sort()
     return Report(
         version=REPORT_VERSION,
         status=result.status,
@@ -61,6 +71,7 @@ def build_report(result: RunResult, mapper: str) -> Report:
                 completed_at=result.completed_at[k],
                 makespan=makespans[k],
                 outputs=result.outputs[k],
+                nodes=nodes_by_input.get(k, []),
             )
             for k in makespans
         ],
@@ -83,6 +94,27 @@ def build_report(result: RunResult, mapper: str) -> Report:
         )
         if values
         else None,
+        recovery=RecoverySection(
+            epochs=[
+                EpochRecord(
+                    epoch=c.epoch,
+                    at=c.at,
+                    decided_at=c.decided_at,
+                    reason=c.reason,
+                    lost=c.lost,
+                    detection_s=c.detection_s,
+                    remap_s=c.remap_s,
+                    moved={
+                        t: MovedTask.model_validate({"from": a, "to": b})
+                        for t, (a, b) in c.moved.items()
+                    },
+                    in_flight=c.in_flight,
+                    reinjected=c.reinjected,
+                )
+                for c in result.recovery
+            ],
+            replayed_inputs=sorted({k for c in result.recovery for k in c.in_flight}),
+        ),
         throughput=throughput(result.injected_at, result.completed_at),
         phases=result.phases,
         duplicates=[Duplicate(input_id=k, task=t) for k, t in result.duplicates],
@@ -142,6 +174,19 @@ def print_summary(report: Report, console: Console) -> None:
     phases = "  ".join(f"{name} {seconds:.2f}s" for name, seconds in report.phases.items())
     console.print(f"phases: {phases}")
     print_failures(report, console)
+    print_recovery(report, console)
+
+
+def print_recovery(report: Report, console: Console) -> None:
+    """Each re-mapping in one line: what was lost, how fast, what moved and what replayed."""
+    for epoch in report.recovery.epochs:
+        console.print(
+            f"recovery: epoch {epoch.epoch}: {epoch.reason}; detected in "
+            f"{epoch.detection_s:.2f} s, re-mapped in {epoch.remap_s * 1000:.0f} ms; moved "
+            f"{len(epoch.moved)} tasks; {len(epoch.in_flight)} inputs in flight replayed",
+            markup=False,
+            highlight=False,
+        )
 
 
 def print_failures(report: Report, console: Console) -> None:
