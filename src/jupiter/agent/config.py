@@ -62,6 +62,8 @@ class AgentConfig(BaseModel):
     slots: int = 1
     # The agent's own log (agent.log in its work dir): debug, info, warning or error.
     log_level: str = "warning"
+    # Seconds between heartbeats to the home (agent/heartbeat.py).
+    heartbeat_interval_s: float = Field(default=0.5, gt=0, le=60)
     limits: ServerLimits = Field(default_factory=ServerLimits)
 
     @classmethod

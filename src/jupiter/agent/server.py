@@ -144,7 +144,14 @@ async def _serve(config: AgentConfig, token: str, stop: asyncio.Event) -> None:
                 url = config.advertise_url or f"http://{config.host}:{port}"
                 await _register(session, config, url, auth, stop)
                 heartbeat = background(
-                    beat_until_stopped(session, config.home_url, auth, executor, stop),
+                    beat_until_stopped(
+                        session,
+                        config.home_url,
+                        auth,
+                        executor,
+                        stop,
+                        config.heartbeat_interval_s,
+                    ),
                     "the heartbeat",
                 )
                 await stop.wait()

@@ -176,6 +176,7 @@ class StandbyAgent:
             cluster=join.cluster,
             lifeline_fd=lifeline_read,
             log_level=join.log_level,
+            heartbeat_interval_s=join.heartbeat_interval_s,
         )
         config_path = run_dir / "agent.json"
         config.write(config_path)

@@ -42,6 +42,7 @@ class JoinRequest(Body):
     # died must not keep a hand-started agent busy forever.
     home_lease_s: float = Field(default=15.0, gt=0, le=3600)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    heartbeat_interval_s: float = Field(default=0.5, gt=0, le=60)
 
 
 class JoinAnswer(Body):

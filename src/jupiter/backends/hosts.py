@@ -2,13 +2,13 @@
 --token-file F`) on machines of their own, a Raspberry Pi or a VM, no Kubernetes needed;
 cluster.yaml gives each node's `address`. The home enlists each agent in the run (it uploads
 the app folder and says which node the agent is), the agents register as usual, and at the
-end each is sent back to standby, ready for the next run.
+end each is sent back to standby, ready for the next run. A lost agent is noticed by its
+heartbeats, like every other backend's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import logging
 import socket
@@ -22,7 +22,6 @@ from jupiter.agent.auth import auth_headers
 from jupiter.api.client import AgentClient, CallFailed
 from jupiter.api.hosts import BUNDLE, JOIN, MAX_BUNDLE_BYTES, JoinRequest
 from jupiter.api.paths import HEALTH
-from jupiter.background import background
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch
 from jupiter.errors import RunError, SpecError
@@ -30,9 +29,6 @@ from jupiter.errors import RunError, SpecError
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 30.0
-# How often each agent's /health is polled, and how many misses in a row mean it is lost.
-WATCH_INTERVAL_S = 1.0
-WATCH_MISSES = 3
 SHUTDOWN_TIMEOUT_S = 5.0
 
 
@@ -46,7 +42,6 @@ class HostsBackend:
         self._addresses: dict[str, str] = {}
         # Nodes whose agent accepted the run: only those are this run's to send back.
         self._joined: set[str] = set()
-        self._watcher: asyncio.Task[None] | None = None
 
     def home_host(self, cluster: Cluster) -> str:
         addresses = node_addresses(cluster)
@@ -64,7 +59,6 @@ class HostsBackend:
                 for node, address in self._addresses.items()
             )
         )
-        self._watcher = background(self._watch(launch), "watching the hand-started agents")
 
     async def _enlist(self, launch: AgentLaunch, node: str, address: str, bundle: bytes) -> None:
         base = f"http://{address}"
@@ -89,6 +83,7 @@ class HostsBackend:
                 app=launch.app.to_dict(),
                 cluster=launch.cluster.to_dict(),
                 log_level=launch.log_level,
+                heartbeat_interval_s=launch.heartbeat_interval,
             )
             async with launch.session.post(
                 f"{base}{JOIN}",
@@ -104,25 +99,6 @@ class HostsBackend:
                 f"with `jupiter agent --listen {address} --token-file FILE`"
             ) from None
 
-    async def _watch(self, launch: AgentLaunch) -> None:
-        """Reports an agent lost once its /health has failed WATCH_MISSES times in a row."""
-        misses = dict.fromkeys(self._addresses, 0)
-        timeout = aiohttp.ClientTimeout(total=WATCH_INTERVAL_S * 2)
-        while misses:
-            await asyncio.sleep(WATCH_INTERVAL_S)
-            registered = launch.registered()
-            for node in [n for n in misses if n in registered]:
-                try:
-                    async with launch.session.get(
-                        f"{registered[node]}{HEALTH}", timeout=timeout
-                    ) as response:
-                        misses[node] = 0 if response.status == 200 else misses[node] + 1
-                except (aiohttp.ClientError, TimeoutError):
-                    misses[node] += 1
-                if misses[node] >= WATCH_MISSES:
-                    del misses[node]
-                    launch.on_lost(node, f"unreachable at {self._addresses[node]}")
-
     def agent_log(self, node: str, lines: int = 20) -> str:
         return ""  # on the agent's own machine: its work dir's last-run.log
 
@@ -130,11 +106,6 @@ class HostsBackend:
         return []  # each agent keeps its run's log as last-run.log in its own work dir
 
     async def stop(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-            self._watcher = None
         launch, self._launch = self._launch, None
         if launch is None or launch.session.closed:
             return

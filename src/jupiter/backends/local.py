@@ -43,6 +43,7 @@ class LocalBackend:
                 app_root=launch.app.root,
                 cluster=cluster_data,
                 log_level=launch.log_level,
+                heartbeat_interval_s=launch.heartbeat_interval,
             )
             await agents.start(config)
 

@@ -45,6 +45,8 @@ class AgentLaunch:
     on_lost: OnAgentLost
     # The agents' own log level (jupiter.logs.LEVELS).
     log_level: str = "warning"
+    # Seconds between each agent's heartbeats (the home scales it with the cluster's size).
+    heartbeat_interval: float = 0.5
 
 
 class Backend(Protocol):

@@ -17,6 +17,20 @@ from jupiter.controller.latch import RunLatch
 
 # Heartbeats come every 0.5 s (agent/heartbeat.py): three missed, and the agent is lost.
 HEARTBEAT_TIMEOUT_S = 1.5
+HEARTBEAT_INTERVAL_S = 0.5
+# Up to this many agents beat at the full rate; beyond, each beats less often, so that the
+# home answers about 64 beats a second however large the cluster (106 idle agents at 0.5 s
+# cost the home a tenth of a core on 2).
+FULL_RATE_AGENTS = 32
+
+
+def heartbeat_interval(agents: int) -> float:
+    return HEARTBEAT_INTERVAL_S * max(1.0, agents / FULL_RATE_AGENTS)
+
+
+def heartbeat_timeout(agents: int, at_least: float = HEARTBEAT_TIMEOUT_S) -> float:
+    """Three missed beats, never less than `at_least`."""
+    return max(at_least, 3 * heartbeat_interval(agents))
 
 
 @dataclass
@@ -57,9 +71,22 @@ class AgentRegistry:
             return False
         self.last_seen[beat.node] = self._clock()
         self.last_beat[beat.node] = beat
-        if self.lost.pop(beat.node, None) is not None:
-            self._latch.changed()
+        self.lost.pop(beat.node, None)
+        # Whoever waits on how busy the agents are (back-pressure) looks again.
+        self._latch.changed()
         return True
+
+    def pressing(self, queue_limit: int, bytes_limit: int) -> tuple[str, str] | None:
+        """A live agent over a limit, and why, by its last heartbeat; None if none is."""
+        for node in self.alive():
+            beat = self.last_beat.get(node)
+            if beat is None:
+                continue
+            if beat.ready + beat.sending > queue_limit:
+                return node, f"{beat.ready} tasks ready and {beat.sending} sends queued"
+            if beat.store_bytes > bytes_limit:
+                return node, f"{beat.store_bytes} bytes held"
+        return None
 
     def mark_lost(self, node: str, reason: str) -> Lost | None:
         """The backend's word that an agent is gone; None if it was known lost already."""

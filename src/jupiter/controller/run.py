@@ -37,7 +37,12 @@ from jupiter.controller.deliveries import FailedInput, OnError
 from jupiter.controller.home import NO_PROFILE, HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
 from jupiter.controller.recovery import EpochChange, Recovery
-from jupiter.controller.registry import HEARTBEAT_TIMEOUT_S, Lost
+from jupiter.controller.registry import (
+    HEARTBEAT_TIMEOUT_S,
+    Lost,
+    heartbeat_interval,
+    heartbeat_timeout,
+)
 from jupiter.controller.watchdog import watch_heartbeats
 from jupiter.controller.workdirs import make_work_dir, remove_stale_work_dirs
 from jupiter.errors import RunError, SpecError
@@ -92,6 +97,10 @@ class RunOptions:
     # --task-timeout and --retries: replace app.yaml's `defaults:` (a task's own value wins).
     task_timeout: float | None = None
     retries: int | None = None
+    # Back-pressure: injection waits while a live agent has more than this many tasks
+    # ready plus sends queued, or holds more than this many bytes (NiFi's model).
+    backpressure_queue: int = 64
+    backpressure_bytes: int = 2 * 1024**3
     # Re-map around agents lost while streaming (controller/recovery.py); off: a loss fails
     # the run. Before the stream, a loss always fails the run.
     recovery: bool = True
@@ -160,6 +169,8 @@ class RunContext:
     # Set while the stream runs with recovery on: where a lost agent is handled then.
     recovery: Recovery | None = None
     changes: list[EpochChange] = field(default_factory=list)
+    # Seconds injection waited on back-pressure.
+    backpressure_s: float = 0.0
 
     def lost(self, lost: Lost) -> None:
         """An agent is gone: re-mapped around while streaming, else the run fails."""
@@ -197,7 +208,7 @@ async def deployed_agents(
     logs_dir: Path | None = None,
     profile: Profile | None = None,
     profiling: bool = True,
-    heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
+    heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S,
 ) -> AsyncIterator[RunContext]:
     """The deploy phase: the home serving, one registered agent per node; on exit, teardown.
 
@@ -211,7 +222,8 @@ async def deployed_agents(
     remove_stale_work_dirs()
     work_dir = make_work_dir(run_id)
     state = HomeState(run_id=run_id, exits=list(app.exits), out_dir=out_dir or work_dir / "out")
-    state.registry.timeout = heartbeat_timeout
+    interval = heartbeat_interval(len(cluster.nodes))
+    state.registry.timeout = heartbeat_timeout(len(cluster.nodes), heartbeat_timeout_s)
     # GET /home/profile serves the profile the mapper uses from the moment it is known.
     state.profiles.profile = profile
     if profile is None and not profiling:
@@ -261,6 +273,7 @@ async def deployed_agents(
                     registered=lambda: dict(state.agents),
                     on_lost=lambda node, reason: _lost(context, node, reason),
                     log_level=log_level,
+                    heartbeat_interval=interval,
                 )
             )
             await state.latch.wait_for(
@@ -351,7 +364,7 @@ async def _run_phases(
         logs_dir=options.logs_dir,
         profile=options.profile,
         profiling=options.profiling,
-        heartbeat_timeout=options.heartbeat_timeout,
+        heartbeat_timeout_s=options.heartbeat_timeout,
     ) as context:
         try:
             with timer.phase("profile"):
@@ -484,6 +497,7 @@ async def _stream(context: RunContext, options: RunOptions, injected_at: dict[in
                 timeout=options.timeout,
                 what=f"room to inject input {input_id}",
             )
+        await _wait_for_room(context, options, input_id)
         injected_at[input_id] = time.time()
         await asyncio.gather(*(_inject(context, source, input_id) for source in app.sources))
         progress.advance(sum(state.deliveries.done(k) for k in injected_at))
@@ -568,6 +582,24 @@ def _advance(progress: Progress, done: int) -> int:
 
 def _in_flight(state: HomeState, injected_at: dict[int, float]) -> int:
     return sum(1 for k in injected_at if not state.deliveries.done(k))
+
+
+async def _wait_for_room(context: RunContext, options: RunOptions, input_id: int) -> None:
+    """Back-pressure: hold the next input while an agent is over its queue or disk limit."""
+    registry = context.state.registry
+    limits = (options.backpressure_queue, options.backpressure_bytes)
+    pressing = registry.pressing(*limits)
+    if pressing is None:
+        return
+    node, why = pressing
+    log.info("input %d waits: agent %s has %s", input_id, node, why)
+    began = time.monotonic()
+    await context.state.latch.wait_for(
+        lambda: registry.pressing(*limits) is None,
+        timeout=options.timeout,
+        what=f"agent {node} to drain ({why})",
+    )
+    context.backpressure_s += time.monotonic() - began
 
 
 def _lost(context: RunContext, node: str, reason: str) -> None:
