@@ -186,6 +186,13 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
 @click.option(
     "--no-profile", is_flag=True, help="Map from the app's declared estimates, not a profile."
 )
+@click.option(
+    "--recovery/--no-recovery",
+    default=True,
+    show_default=True,
+    help="Re-map around an agent lost while streaming (dead, hung or stopped), replaying what "
+    "it held; --no-recovery: a lost agent fails the run.",
+)
 def run_command(
     app: Path,
     nodes: int | None,
@@ -213,6 +220,7 @@ def run_command(
     no_profile: bool,
     token_file: Path | None,
     home_address: str | None,
+    recovery: bool,
 ) -> None:
     """Map APP's tasks onto the nodes and stream its inputs through them."""
     if backend == "kubernetes":
@@ -294,6 +302,7 @@ def run_command(
         task_timeout=task_timeout,
         retries=retries,
         on_error=on_error,
+        recovery=recovery,
         profile_settings=ProfileSettings(timeout=profile_timeout),
     )
     with claimed_out_dir(out_dir, force=force, app=app, command="run"):
