@@ -152,7 +152,14 @@ async def inject(executor: Executor, input_id: int) -> None:
 
 
 def failure(input_id: int, message: str) -> dict[str, Any]:
-    return {"kind": "failure", "node": NODE, "task": "a", "input_id": input_id, "message": message}
+    return {
+        "kind": "failure",
+        "node": NODE,
+        "task": "a",
+        "input_id": input_id,
+        "message": message,
+        "unreachable": None,
+    }
 
 
 def test_an_unexpected_error_in_a_worker_slot_is_reported_and_the_slot_goes_on(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupiter.api.models import Deployment
+from jupiter.api.models import Deployment, FailureEvent
 from jupiter.app.spec import App
 from jupiter.circe.state import (
     MAX_UNREACHABLE_ATTEMPTS,
@@ -124,7 +124,7 @@ def test_an_unreachable_destination_the_mapping_keeps_is_reported_in_the_end() -
     for _ in range(1, MAX_UNREACHABLE_ATTEMPTS):
         state.handle(SendFailed("n1", 0, "a", "refused", 2.0, unreachable=True))
     last = state.handle(SendFailed("n1", 0, "a", "refused", 3.0, unreachable=True))
-    assert last == [ReportFailure("a", 0, "node n1 unreachable from n0: refused")]
+    assert last == [ReportFailure("a", 0, "node n1 unreachable from n0: refused", "n1")]
 
 
 def test_a_released_input_is_forgotten_with_its_records() -> None:
@@ -164,3 +164,13 @@ def test_epochs_only_go_forward() -> None:
     with pytest.raises(MappingRejected, match="needs a higher epoch, not 2"):
         deploy(state, {**mapping, "c": "n1"}, epoch=2)
     assert state.epoch == 3
+
+
+def test_an_unreachable_node_is_named_as_the_failure_not_the_task() -> None:
+    event = FailureEvent(
+        node="n0", task="a", input_id=3, message="ConnectionRefusedError", unreachable="n1"
+    )
+    assert event.describe() == (
+        "node n1 unreachable from n0 (delivering the output of 'a' for input 3): "
+        "ConnectionRefusedError"
+    )

@@ -110,7 +110,7 @@ def jupiter(tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
 
 
 def start_run(
-    tmp_path: Path, seconds: str, inputs: int = 3, out: str = "out"
+    tmp_path: Path, seconds: str, inputs: int = 3, out: str = "out", *extra: str
 ) -> subprocess.Popen[bytes]:
     app = tmp_path / "app"
     if not app.exists():
@@ -127,6 +127,7 @@ def start_run(
         "--out",
         str(tmp_path / out),
         "--quiet",
+        *extra,
     )
 
 
@@ -193,7 +194,8 @@ def test_an_agent_killed_mid_run_takes_what_its_tasks_detached(
 def test_sigterm_and_sighup_tear_down_like_ctrl_c(
     tmp_path: Path, sleep_seconds: str, signum: signal.Signals, code: int
 ) -> None:
-    home = start_run(tmp_path, sleep_seconds, inputs=10_000)
+    report = tmp_path / "report"
+    home = start_run(tmp_path, sleep_seconds, 10_000, "out", "--report", str(report))
     launcher, agents = wait_for_adopted_sleeps(home, sleep_seconds)
     tree = [launcher, *agents]
     home.send_signal(signum)
@@ -208,6 +210,11 @@ def test_sigterm_and_sighup_tear_down_like_ctrl_c(
     # The home's work dir (agents' configs, logs, data) and the outputs in transit are gone.
     assert list((tmp_path / "tmp").iterdir()) == []
     assert not (tmp_path / "out" / ".incoming").exists()
+    # The run still says what it did before it was stopped.
+    written = json.loads((report / "report.json").read_text())
+    assert (written["status"], written["error"]) == ("interrupted", "interrupted")
+    for entry in written["inputs"]:
+        assert Path(entry["outputs"]["detach"]).is_file()
 
 
 def test_sigterm_stops_jupiter_profile_too(tmp_path: Path, sleep_seconds: str) -> None:

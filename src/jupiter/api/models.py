@@ -124,8 +124,16 @@ class FailureEvent(Message):
     task: Name
     input_id: InputId
     message: str = Field(max_length=MAX_MESSAGE_CHARS)
+    # Set when the failure is a destination that never answered: the node is at fault, not
+    # the task whose output could not be delivered.
+    unreachable: Name | None = None
 
     def describe(self) -> str:
+        if self.unreachable is not None:
+            return (
+                f"node {self.unreachable} unreachable from {self.node} (delivering the "
+                f"output of '{self.task}' for input {self.input_id}): {self.message}"
+            )
         return (
             f"task '{self.task}' failed on node {self.node} "
             f"for input {self.input_id}: {self.message}"

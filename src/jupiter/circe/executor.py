@@ -165,8 +165,8 @@ class Executor:
                 self._spawn(work, producer, input_id)
             case ForgetInput(input_id):
                 self.store.forget(input_id)
-            case ReportFailure(task, input_id, message):
-                work = self._report_failure(task, input_id, message)
+            case ReportFailure(task, input_id, message, unreachable):
+                work = self._report_failure(task, input_id, message, unreachable)
                 self._spawn(work, task, input_id, report_crash=False)
 
     def _spawn(
@@ -295,14 +295,20 @@ class Executor:
             )
         return self._emulators[destination]
 
-    async def _report_failure(self, task: str, input_id: int, message: str) -> None:
+    async def _report_failure(
+        self, task: str, input_id: int, message: str, unreachable: str | None = None
+    ) -> None:
         where = {"node": self.node, "task": task, "input_id": input_id}
         if self.deployment is None:
             log.error("no home to report to: %s", message, extra=where)
             return
         # The end of a long message (a task's stderr) is where its cause is.
         event = FailureEvent(
-            node=self.node, task=task, input_id=input_id, message=message[-MAX_MESSAGE_CHARS:]
+            node=self.node,
+            task=task,
+            input_id=input_id,
+            message=message[-MAX_MESSAGE_CHARS:],
+            unreachable=unreachable,
         )
         home = HomeClient(self.session, self.deployment.addresses[HOME], self.auth)
         try:

@@ -173,6 +173,8 @@ class ReportFailure:
     task: str
     input_id: int
     message: str
+    # The node that never answered, when that is the failure (not the task's fault).
+    unreachable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -381,9 +383,11 @@ class ExecutorState:
             self._sending[event.destination] = retry
             return [retry]
         message = event.message
+        unreachable = None
         if event.unreachable:
+            unreachable = event.destination
             message = f"node {event.destination} unreachable from {self.node}: {message}"
-        failure = ReportFailure(event.producer, event.input_id, message)
+        failure = ReportFailure(event.producer, event.input_id, message, unreachable)
         return [failure, *self._next_send(event.destination)]
 
     def _inputs_released(self, event: InputsReleased) -> list[Action]:
