@@ -4,9 +4,9 @@ them, queued sends rerouted, released inputs forgotten, unreachable destinations
 from __future__ import annotations
 
 import pytest
+from state_cases import ADDRESSES, make_app
 
 from jupiter.api.models import Deployment, FailureEvent
-from jupiter.app.spec import App
 from jupiter.circe.state import (
     MAX_UNREACHABLE_ATTEMPTS,
     DataArrived,
@@ -24,18 +24,6 @@ from jupiter.circe.state import (
     TaskFinished,
     TaskStarted,
 )
-
-ADDRESSES = {"home": "http://home", **{f"n{i}": f"http://n{i}" for i in range(3)}}
-
-
-def make_app(parents: dict[str, list[str]], feeds: dict[str, list[str]]) -> App:
-    doc: dict[str, object] = {
-        "name": "test",
-        "sources": [{"name": s, "feeds": fed, "inputs": ["in/*"]} for s, fed in feeds.items()],
-        "tasks": {t: {"python": f"tasks.py:{t}", "parents": p} for t, p in parents.items()},
-    }
-    return App.from_dict(doc, "/nonexistent")
-
 
 CHAIN = make_app({"a": [], "b": ["a"], "c": ["b"]}, {"in": ["a"]})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from state_cases import ADDRESSES, make_app
 
 from jupiter.api.models import Deployment
 from jupiter.app.spec import App
@@ -22,21 +23,6 @@ from jupiter.circe.state import (
     TaskFinished,
     TaskStarted,
 )
-
-ADDRESSES = {"home": "http://home", "n0": "http://n0", "n1": "http://n1", "n2": "http://n2"}
-
-
-def make_app(
-    parents: dict[str, list[str]], feeds: dict[str, list[str]], exits: list[str] | None = None
-) -> App:
-    doc: dict[str, object] = {
-        "name": "test",
-        "sources": [{"name": s, "feeds": fed, "inputs": ["in/*"]} for s, fed in feeds.items()],
-        "tasks": {t: {"python": f"tasks.py:{t}", "parents": p} for t, p in parents.items()},
-    }
-    if exits is not None:
-        doc["exits"] = exits
-    return App.from_dict(doc, "/nonexistent")
 
 
 def deployed(app: App, mapping: dict[str, str], slots: int = 1) -> ExecutorState:
