@@ -40,6 +40,7 @@ from jupiter.app.generator import GenerateParams, generate_app
 from jupiter.backends.local import LocalBackend
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.run import RunContext, RunOptions, RunResult, run
+from jupiter.logs import configure
 
 NODES = 16
 DURING_S = 10.0
@@ -119,6 +120,8 @@ async def inject_fault(context: RunContext, fault: Fault) -> None:
 def stream(
     app: Path, inputs: int, interval: float, fault: Fault | None, sampler: Sampler
 ) -> RunResult:
+    out = Path(tempfile.mkdtemp(prefix="jupiter-bench-out-", dir=app.parent))
+
     async def observe(context: RunContext) -> None:
         done = lambda: sum(context.state.deliveries.done(k) for k in range(inputs))  # noqa: E731
         watch = asyncio.ensure_future(sampler.run(context, done))
@@ -138,6 +141,7 @@ def stream(
         max_in_flight=20,
         profiling=False,
         timeout=600,
+        out_dir=out,
         on_stream=observe,
     )
     # A stopped agent is never continued: teardown's SIGKILL ends it all the same.
@@ -234,6 +238,7 @@ def main() -> int:
     parser.add_argument("--only", choices=["SIGKILL", "SIGSTOP", "soak"])
     args = parser.parse_args()
     console = Console()
+    configure("error")  # the re-mapping's own warning line would break the table
     with tempfile.TemporaryDirectory(prefix="jupiter-bench-faults-") as tmp:
         app = make_app(Path(tmp) / "app")
         table = Table(title=f"Jupiter faults benchmark: 30 tasks, CCR 0.5, {NODES} nodes")
