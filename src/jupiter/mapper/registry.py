@@ -51,6 +51,7 @@ BUILTIN: dict[str, str] = {
     "round-robin": "jupiter.mapper.round_robin:schedule",
     "random": "jupiter.mapper.random_mapper:schedule",
     "fastest": "jupiter.mapper.fastest:schedule",
+    "stream": "jupiter.mapper.stream:schedule",
 }
 
 _registered: dict[str, Mapper | FullMapper] = {}
