@@ -16,6 +16,7 @@ from jupiter.app.locate import Locator
 from jupiter.app.validate import check_files, check_structure, sample_files, split_python_target
 from jupiter.app.yamlio import load_yaml
 from jupiter.errors import SpecError
+from jupiter.specfile import read_spec_text
 
 __all__ = ["App", "SourceSpec", "TaskLimits", "TaskSpec", "load_app"]
 
@@ -197,11 +198,7 @@ def load_app(path: str | Path, overrides: TaskLimits | None = None) -> App:
         if given.is_dir():
             raise SpecError(given, None, f"no {SPEC_FILE} in this folder; is it an app folder?")
         raise SpecError(given, None, "no such app folder or file")
-    try:
-        text = spec_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(display, None, f"cannot read: {error}") from None
-    data, lines = load_yaml(text, display)
+    data, lines = load_yaml(read_spec_text(spec_file), display)
     locator = Locator(display, lines)
     doc = parse_document(data, locator)
     order = check_structure(doc, locator)

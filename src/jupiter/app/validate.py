@@ -209,6 +209,19 @@ def check_files(doc: AppDoc, root: Path, locator: Locator) -> None:
         if problem:
             raise locator.error(where, problem)
     for index, source in enumerate(doc.sources):
+        outside = [
+            path
+            for path in sample_files(root, source.inputs)
+            if not path.resolve().is_relative_to(root.resolve())
+        ]
+        if outside:
+            relative = (
+                outside[0].relative_to(root) if outside[0].is_relative_to(root) else outside[0]
+            )
+            raise locator.error(
+                ("sources", index, "inputs"),
+                f"{relative} resolves outside the app folder (a symlink out of it is refused)",
+            )
         if not sample_files(root, source.inputs):
             patterns = ", ".join(source.inputs)
             raise locator.error(

@@ -16,6 +16,10 @@ from typing import Any
 
 from jupiter.errors import SpecError
 from jupiter.mapper.problem_file import ProblemShape, parse_document, read_json
+from jupiter.specfile import read_spec_text
+
+# A problem file lists every pair of nodes: 1,000 nodes make a file of about 60 MB.
+MAX_PROBLEM_BYTES = 256 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -149,12 +153,9 @@ class SchedulingProblem:
     def from_file(cls, path: str | Path, *, validate: bool = True) -> SchedulingProblem:
         """Read PROBLEM.json; also reachable as `SchedulingProblem.load(path)`."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SpecError(path, None, "no such file") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise SpecError(path, None, f"cannot read: {error}") from None
+        if not path.exists():
+            raise SpecError(path, None, "no such file")
+        text = read_spec_text(path, MAX_PROBLEM_BYTES)
         return cls.from_dict(read_json(text, str(path)), path, validate=validate)
 
     def save(self, path: str | Path) -> None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from jupiter.errors import SpecError
 from jupiter.mapper.problem import LinkModel
 from jupiter.profiler.fit import QuadraticFit
-from jupiter.specfile import read_spec_text
+from jupiter.specfile import MAX_DOCUMENT_BYTES, read_spec_text
 
 PROFILE_VERSION = 1
 
@@ -111,7 +111,7 @@ class Profile(BaseModel):
     def load(cls, path: str | Path) -> Profile:
         """Read a saved profile; any problem is one SpecError line naming the file."""
         source = str(path)
-        text = read_spec_text(path)
+        text = read_spec_text(path, MAX_DOCUMENT_BYTES)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
