@@ -1,4 +1,4 @@
-"""Start one agent: `python -m jupiter.agent CONFIG.json` with the run token in JUPITER_TOKEN.
+"""Start one agent: `python -m jupiter.agent CONFIG.json`, the run token on stdin's first line.
 
 Used where each agent is its own process (a Kubernetes pod, a run of `jupiter agent`); locally
 the launcher forks them. The agent is a child subreaper: what its tasks detach with setsid is
@@ -24,9 +24,12 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m jupiter.agent CONFIG.json", file=sys.stderr)
         return 2
-    token = os.environ.get(TOKEN_ENV)
+    # The token comes on stdin, not in the environment that the agent's tasks would inherit.
+    os.environ.pop(TOKEN_ENV, None)
+    token = sys.stdin.readline().strip()
+    sys.stdin.close()
     if not token:
-        print(f"agent: the run token must be given in {TOKEN_ENV}", file=sys.stderr)
+        print("agent: the run token must be the first line on stdin", file=sys.stderr)
         return 2
     config = AgentConfig.read(Path(argv[0]))
     configure(config.log_level, run_id=config.run_id, node=config.node)

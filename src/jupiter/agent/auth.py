@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 import secrets
 from collections.abc import Awaitable, Callable
 
@@ -18,6 +19,11 @@ PUBLIC_PATHS = PUBLIC
 REFUSAL = "missing or wrong run token"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def environment_without_token() -> dict[str, str]:
+    """This process's environment for a child, minus the token: tasks must not read it."""
+    return {name: value for name, value in os.environ.items() if name != TOKEN_ENV}
 
 
 def new_token() -> str:

@@ -110,9 +110,12 @@ def _stop_children() -> None:
 
 
 def main() -> int:
-    token = os.environ.get(TOKEN_ENV)
+    # The token comes as the first line on stdin, never in the environment, which every
+    # agent and every task would inherit (and /proc would show).
+    os.environ.pop(TOKEN_ENV, None)
+    token = sys.stdin.readline().strip()
     if not token:
-        print(f"launcher: the run token must be given in {TOKEN_ENV}", file=sys.stderr)
+        print("launcher: the run token must be the first line on stdin", file=sys.stderr)
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the home decides when we stop
     become_subreaper()

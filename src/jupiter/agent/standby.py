@@ -31,7 +31,7 @@ import aiohttp
 from aiohttp import web
 from pydantic import ValidationError
 
-from jupiter.agent.auth import TOKEN_ENV
+from jupiter.agent.auth import environment_without_token
 from jupiter.agent.config import AgentConfig
 from jupiter.agent.server import serving
 from jupiter.api.hosts import (
@@ -187,12 +187,16 @@ class StandbyAgent:
                 "-m",
                 "jupiter.agent",
                 str(config_path),
-                stdin=asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.PIPE,
                 stdout=agent_log,
                 stderr=agent_log,
                 pass_fds=(lifeline_read,),
-                env={**os.environ, TOKEN_ENV: self.token},
+                env=environment_without_token(),
             )
+        assert process.stdin is not None
+        process.stdin.write(f"{self.token}\n".encode())
+        await process.stdin.drain()
+        process.stdin.close()
         os.close(lifeline_read)
         log.info("serving run %s as node %s (pid %d)", join.run_id, join.node, process.pid)
         lease = asyncio.ensure_future(_home_lost(join.home_url, join.home_lease_s))

@@ -17,7 +17,7 @@ from types import TracebackType
 
 import psutil
 
-from jupiter.agent.auth import TOKEN_ENV
+from jupiter.agent.auth import environment_without_token
 from jupiter.agent.config import AgentConfig
 from jupiter.background import background
 from jupiter.errors import RunError
@@ -55,8 +55,11 @@ class ForkedAgents:
             # Own session: a Ctrl-C in the terminal reaches the home only, which then tears
             # down in order instead of every agent dying mid-transfer.
             start_new_session=True,
-            env={**os.environ, TOKEN_ENV: self.token},
+            env=environment_without_token(),
         )
+        assert self._launcher.stdin is not None
+        self._launcher.stdin.write(f"{self.token}\n".encode())
+        await self._launcher.stdin.drain()
         self._listener = background(self._listen(), "listening to the agent launcher")
         return self
 

@@ -41,6 +41,8 @@ def main() -> int:
     try:
         config = agent_config()
         token = s.env(TOKEN_ENV)
+        # Read once, then gone from the environment the agent's tasks inherit.
+        os.environ.pop(TOKEN_ENV, None)
     except JupiterError as error:
         print(f"agent: {error}", file=sys.stderr)
         return 2
