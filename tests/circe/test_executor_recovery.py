@@ -67,7 +67,8 @@ def test_tasks_moved_here_count_the_data_already_held_and_run_once() -> None:
 
 
 def test_queued_sends_to_a_node_the_new_mapping_no_longer_uses_are_dropped() -> None:
-    state = ExecutorState("n0", CHAIN)
+    # A window of one send, so that the second input's waits in the outbox.
+    state = ExecutorState("n0", CHAIN, send_window=1)
     deploy(state, {"in": "n0", "a": "n0", "b": "n1", "c": "n1"})
     assert state.handle(InputInjected(0, "in", 5, at=1.0)) == [RunTask("a", 0)]
     assert finish(state, "a", 0, 1.0) == [SendOutput("n1", 0, "a")]
@@ -85,7 +86,7 @@ def test_queued_sends_to_a_node_the_new_mapping_no_longer_uses_are_dropped() -> 
 
 def test_an_unreachable_destination_is_retried_until_the_mapping_moves_away() -> None:
     app = make_app({"a": [], "b": ["a"]}, {"in": ["a"]})
-    state = ExecutorState("n0", app)
+    state = ExecutorState("n0", app, send_window=1)
     deploy(state, {"in": "n0", "a": "n0", "b": "n1"})
     state.handle(InputInjected(0, "in", 5, at=1.0))
     assert finish(state, "a", 0, 1.0) == [SendOutput("n1", 0, "a")]
@@ -162,3 +163,38 @@ def test_an_unreachable_node_is_named_as_the_failure_not_the_task() -> None:
         "node n1 unreachable from n0 (delivering the output of 'a' for input 3): "
         "ConnectionRefusedError"
     )
+
+
+def test_a_window_of_sends_to_a_lost_node_retries_in_place_and_moves_in_order() -> None:
+    """With a window, every send in flight to a node that stops answering is retried in its
+    place (queued ones never overtake it); a re-mapping ends the retries and sends the
+    retained outputs to the new node in input order, as many at once as the window allows."""
+    app = make_app({"a": [], "b": ["a"]}, {"in": ["a"]})
+    state = ExecutorState("n0", app, slots=4, send_window=2)
+    deploy(state, {"in": "n0", "a": "n0", "b": "n1"})
+    for k in range(3):
+        state.handle(InputInjected(k, "in", 5, at=1.0 + k))
+    assert finish(state, "a", 0, 2.0) == [SendOutput("n1", 0, "a")]
+    assert finish(state, "a", 1, 2.1) == [SendOutput("n1", 1, "a")]
+    assert finish(state, "a", 2, 2.2) == []  # the window is full
+    assert state.queued_sends("n1") == [SendOutput("n1", 2, "a")]
+    # Both fail, the later one first: each is retried where it stood.
+    assert state.handle(SendFailed("n1", 1, "a", "refused", 3.0, unreachable=True)) == [
+        SendOutput("n1", 1, "a", 1)
+    ]
+    assert state.handle(SendFailed("n1", 0, "a", "refused", 3.1, unreachable=True)) == [
+        SendOutput("n1", 0, "a", 1)
+    ]
+    assert state.sends_in_flight("n1") == [SendOutput("n1", 0, "a", 1), SendOutput("n1", 1, "a", 1)]
+    assert state.queued_sends("n1") == [SendOutput("n1", 2, "a")]
+    assert state.sending == 3
+    actions = deploy(state, {"in": "n0", "a": "n0", "b": "n2"}, epoch=1)
+    assert actions == [SendOutput("n2", 0, "a"), SendOutput("n2", 1, "a")]
+    assert state.queued_sends("n2") == [SendOutput("n2", 2, "a")]
+    assert state.queued_sends("n1") == []
+    # The retries to n1 end as nobody wants them; n2's window moves on in input order.
+    assert state.handle(SendFailed("n1", 1, "a", "refused", 4.0, unreachable=True)) == []
+    assert state.handle(SendFailed("n1", 0, "a", "refused", 4.1, unreachable=True)) == []
+    assert state.handle(SendSucceeded("n2", 1, "a", at=4.2)) == [SendOutput("n2", 2, "a")]
+    assert state.sends_in_flight("n2") == [SendOutput("n2", 0, "a"), SendOutput("n2", 2, "a")]
+    assert state.sending == 2

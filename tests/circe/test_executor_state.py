@@ -8,6 +8,7 @@ from state_cases import ADDRESSES, make_app
 from jupiter.api.models import Deployment
 from jupiter.app.spec import App
 from jupiter.circe.state import (
+    SEND_WINDOW,
     DataArrived,
     ExecutorState,
     InputInjected,
@@ -25,8 +26,10 @@ from jupiter.circe.state import (
 )
 
 
-def deployed(app: App, mapping: dict[str, str], slots: int = 1) -> ExecutorState:
-    state = ExecutorState("n0", app, slots)
+def deployed(
+    app: App, mapping: dict[str, str], slots: int = 1, send_window: int = SEND_WINDOW
+) -> ExecutorState:
+    state = ExecutorState("n0", app, slots, send_window)
     assert state.handle(MappingDeployed(Deployment(mapping=mapping, addresses=ADDRESSES))) == []
     return state
 
@@ -100,8 +103,9 @@ def test_fan_out_sends_once_per_remote_node_and_feeds_local_children() -> None:
 
 
 def test_exits_go_home_as_well_as_to_their_children_one_send_at_a_time() -> None:
+    """With a window of one send (stop-and-wait), each link carries one file at a time."""
     app = make_app({"a": [], "b": ["a"]}, {"in": ["a"]}, exits=["a", "b"])
-    state = deployed(app, {"in": "n0", "a": "n0", "b": "n1"}, slots=2)
+    state = deployed(app, {"in": "n0", "a": "n0", "b": "n1"}, slots=2, send_window=1)
 
     state.handle(InputInjected(0, "in", 5, at=1.0))
     assert state.handle(InputInjected(1, "in", 5, at=1.1)) == [RunTask("a", 1)]
@@ -140,7 +144,7 @@ def test_a_failed_task_is_reported_and_runs_nothing_downstream() -> None:
 
 def test_a_failed_send_is_reported_and_the_link_moves_on() -> None:
     app = make_app({"a": [], "b": ["a"]}, {"in": ["a"]})
-    state = deployed(app, {"in": "n0", "a": "n1", "b": "n1"})
+    state = deployed(app, {"in": "n0", "a": "n1", "b": "n1"}, send_window=1)
 
     assert state.handle(InputInjected(0, "in", 5, at=1.0)) == [SendOutput("n1", 0, "in")]
     assert state.handle(InputInjected(1, "in", 5, at=1.1)) == []
@@ -148,6 +152,42 @@ def test_a_failed_send_is_reported_and_the_link_moves_on() -> None:
         ReportFailure("in", 0, "refused"),
         SendOutput("n1", 1, "in"),
     ]
+
+
+def test_a_window_of_sends_is_in_flight_per_link_started_in_input_order() -> None:
+    """Pipelined links: up to the window, each output leaves as soon as it is made; beyond
+    it, outputs wait in the outbox and take the places that free up, oldest first, whichever
+    send in flight ends first. Each destination has its own window."""
+    app = make_app({"a": [], "b": ["a"]}, {"in": ["a"]}, exits=["a", "b"])
+    state = deployed(app, {"in": "n0", "a": "n1", "b": "n1"}, send_window=3)
+
+    started = [
+        action for k in range(5) for action in state.handle(InputInjected(k, "in", 5, at=1.0 + k))
+    ]
+    assert started == [SendOutput("n1", k, "in") for k in range(3)]
+    assert state.sends_in_flight("n1") == started
+    assert state.queued_sends("n1") == [SendOutput("n1", 3, "in"), SendOutput("n1", 4, "in")]
+    assert state.sends_in_flight("home") == []
+    assert state.sending == 5
+    # The middle one ends first: the oldest queued send takes its place.
+    assert state.handle(SendSucceeded("n1", 1, "in", at=7.0)) == [SendOutput("n1", 3, "in")]
+    assert state.sends_in_flight("n1") == [
+        SendOutput("n1", 0, "in"),
+        SendOutput("n1", 2, "in"),
+        SendOutput("n1", 3, "in"),
+    ]
+    # A failure (not unreachable) is reported and frees its place too.
+    assert state.handle(SendFailed("n1", 0, "in", "HTTP 400", at=7.1)) == [
+        ReportFailure("in", 0, "HTTP 400"),
+        SendOutput("n1", 4, "in"),
+    ]
+    for k in (2, 3, 4):
+        assert state.handle(SendSucceeded("n1", k, "in", at=8.0)) == []
+    assert state.sending == 0
+    with pytest.raises(InvalidEvent, match="in flight"):
+        state.handle(SendSucceeded("n1", 2, "in", at=9.0))
+    with pytest.raises(ValueError, match="at least one send"):
+        ExecutorState("n0", app, send_window=0)
 
 
 def test_slots_bound_concurrency_and_ready_tasks_go_first_come_first_served() -> None:

@@ -213,7 +213,8 @@ BAD_FILES = [
     ("nodes:\n  - {name: a}\n", "cluster.yaml: nodes[0].region: required field is missing"),
     (
         "nodes:\n  - {name: a, region: sfo, sped: 2}\n",
-        "cluster.yaml: nodes[0].sped: unknown field (allowed: name, region, speed, host, address)",
+        "cluster.yaml: nodes[0].sped: unknown field "
+        "(allowed: name, region, speed, host, address, nic_mbps)",
     ),
     (
         "nodes:\n  - {name: a, region: sfo}\nemulation: false\n",

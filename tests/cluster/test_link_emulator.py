@@ -314,9 +314,8 @@ def test_a_learned_host_tail_starts_the_latency_early_but_never_before_zero() ->
 def test_finished_reports_the_tail_after_the_last_release() -> None:
     host = HostPath()
     clock = VirtualClock()
-    emulator = LinkEmulator(Link(0.010, 1e6), host, clock)
 
-    async def main() -> PacedBody:
+    async def main(emulator: LinkEmulator) -> PacedBody:
         body = emulator.pace(chunks_of(b"w" * 1000))
         assert isinstance(body, PacedBody)
         async for _ in body:
@@ -324,7 +323,9 @@ def test_finished_reports_the_tail_after_the_last_release() -> None:
         return body
 
     for _ in range(HOST_PATH_MIN_SAMPLES):
-        body = asyncio.run(main())
+        # A fresh link each time: the clock goes back to 0, and a link remembers its traffic.
+        emulator = LinkEmulator(Link(0.010, 1e6), host, clock)
+        body = asyncio.run(main(emulator))
         assert body.released == exactly(0.010 + 1000 / 1e6)
         emulator.finished(body, body.released + 0.003)
         clock.now = 0.0

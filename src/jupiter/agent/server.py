@@ -34,6 +34,7 @@ from jupiter.circe.executor import Executor
 from jupiter.circe.routes import circe_routes
 from jupiter.circe.store import DataStore
 from jupiter.cluster.emulator import HostPath
+from jupiter.cluster.nic import Nic
 from jupiter.cluster.spec import Cluster
 from jupiter.profiler.role import ProfilerRole
 
@@ -114,7 +115,17 @@ async def _serve(config: AgentConfig, token: str, stop: asyncio.Event) -> None:
         # host tail: the profiler must measure the links the executor will use.
         host_path = HostPath()
         executor = Executor(
-            config.node, app, cluster, store, runner, session, auth, config.slots, host_path
+            config.node,
+            app,
+            cluster,
+            store,
+            runner,
+            session,
+            auth,
+            config.slots,
+            host_path,
+            # One NIC for the node: all its links' data out share it, all data in apart.
+            nic=Nic.of(cluster, config.node),
         )
         profiler = ProfilerRole(
             config.node,

@@ -38,6 +38,7 @@ from jupiter.app.spec import App
 from jupiter.circe.monitor import Monitor
 from jupiter.circe.state import (
     HOME,
+    SEND_WINDOW,
     Action,
     DataArrived,
     Event,
@@ -58,6 +59,8 @@ from jupiter.circe.state import (
 from jupiter.circe.store import DataStore
 from jupiter.circe.transfer import TransferError, send_file
 from jupiter.cluster.emulator import HostPath, LinkEmulator
+from jupiter.cluster.links import Link
+from jupiter.cluster.nic import Ingress, Nic
 from jupiter.cluster.spec import Cluster
 
 __all__ = ["HOME", "Deployment", "Executor"]
@@ -86,6 +89,8 @@ class Executor:
         slots: int = 1,
         host_path: HostPath | None = None,
         clock: Callable[[], float] = time.time,
+        nic: Nic | None = None,
+        send_window: int = SEND_WINDOW,
     ) -> None:
         self.node = node
         self.app = app
@@ -94,9 +99,11 @@ class Executor:
         self.runner = runner
         self.session = session
         self.auth = auth
-        self.state = ExecutorState(node, app, slots)
+        self.state = ExecutorState(node, app, slots, send_window)
         self._clock = clock
         self._host_path = host_path
+        # This node's NIC: its egress paces every link out of here, its ingress what comes in.
+        self._nic = nic
         self._stretch = cluster.stretch(node) if cluster.emulate else 1.0
         self._emulators: dict[str, LinkEmulator] = {}
         # Each background task -> the (task, input id) it works for, to name them if it dies,
@@ -111,6 +118,11 @@ class Executor:
     @property
     def deployment(self) -> Deployment | None:
         return self.state.deployment
+
+    @property
+    def ingress(self) -> Ingress | None:
+        """What paces the data bodies arriving here (None: not emulated)."""
+        return self._nic.ingress if self._nic is not None else None
 
     # -- events in ---------------------------------------------------------------------------
 
@@ -289,11 +301,21 @@ class Executor:
     def _emulator(self, destination: str) -> LinkEmulator:
         if destination not in self._emulators:
             # Outputs returning home leave the emulated WAN: home is the user's own machine.
-            link = None if destination == HOME else self.cluster.link(self.node, destination)
+            link = None if destination == HOME else self._path_to(destination)
+            egress = self._nic.egress if self._nic is not None else None
             self._emulators[destination] = LinkEmulator(
-                link if self.cluster.emulate else None, self._host_path
+                link if self.cluster.emulate else None, self._host_path, egress=egress
             )
         return self._emulators[destination]
+
+    def _path_to(self, destination: str) -> Link:
+        """The link to `destination`, no faster than its NIC: the rate is the slowest along
+        the way (this node's own NIC is the egress every link here shares)."""
+        link = self.cluster.link(self.node, destination)
+        if not self.cluster.emulate:
+            return link
+        rate = min(link.bandwidth, self.cluster.nic(destination))
+        return link if rate == link.bandwidth else Link(link.latency, rate)
 
     async def _report_failure(
         self, task: str, input_id: int, message: str, unreachable: str | None = None

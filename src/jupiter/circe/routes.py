@@ -8,7 +8,7 @@ from jupiter.api import paths
 from jupiter.api.models import Deployed, Deployment, Injected, Stats, Status, Stored
 from jupiter.api.reading import answer, input_id, read_body
 from jupiter.circe.executor import Executor
-from jupiter.circe.transfer import receive_file
+from jupiter.circe.transfer import receive_file, receive_paced
 
 
 def circe_routes(executor: Executor, max_body_bytes: int) -> list[web.RouteDef]:
@@ -35,9 +35,12 @@ def circe_routes(executor: Executor, max_body_bytes: int) -> list[web.RouteDef]:
 
     async def data(request: web.Request) -> web.Response:
         producer, number = producer_and_input(request)
-        await receive_file(request, executor.store.path(number, producer), max_body_bytes)
+        path = executor.store.path(number, producer)
+        received = await receive_paced(request, path, max_body_bytes, executor.ingress)
         executor.arrived(number, producer)
-        return answer(Stored(), status=201)
+        response = answer(Stored(), status=201)
+        response.headers.update(received.headers())
+        return response
 
     async def inject(request: web.Request) -> web.Response:
         source, number = producer_and_input(request)

@@ -7,9 +7,11 @@ task run or a send ended) and carries out the actions it returns, in order:
 
 - `RunTask`: run a task for an input id in a worker slot. The state hands out at most
   `slots` of these at a time, ready tasks first come first served by ready time.
-- `SendOutput`: send a producer's output for an input id to a node, or home. One send per
-  destination is in flight at a time, in the order the outputs were made, so each link
-  carries its data in input order the way one TCP connection would.
+- `SendOutput`: send a producer's output for an input id to a node, or home. Up to
+  `send_window` sends per destination are in flight at once, started in the order the
+  outputs were made: a link is pipelined, as a TCP connection is (its latency delays each
+  message, it does not space them), and the link emulator keeps their bytes in that order
+  on the link. Beyond the window, sends wait in the destination's outbox.
 - `ReportFailure`: tell the home a task (or the delivery of its output) failed.
 - `ForgetInput`: delete an input's data from the store: the home has all of it.
 
@@ -43,6 +45,9 @@ from jupiter.app.spec import App
 from jupiter.circe.monitor import Monitor, TaskRecord
 
 HOME = "home"
+# Sends in flight to one destination at once: enough to keep a long link busy with small
+# messages (8 per one-way latency), few enough that a node's connections stay bounded.
+SEND_WINDOW = 8
 # Attempts at a send whose destination does not answer, before its failure is reported: with
 # the backoff in executor.py, about a minute, far past the home's detection of a dead node.
 MAX_UNREACHABLE_ATTEMPTS = 40
@@ -189,12 +194,15 @@ Action = RunTask | SendOutput | ReportFailure | ForgetInput
 
 
 class ExecutorState:
-    def __init__(self, node: str, app: App, slots: int = 1) -> None:
+    def __init__(self, node: str, app: App, slots: int = 1, send_window: int = SEND_WINDOW) -> None:
         if slots < 1:
             raise ValueError(f"a node needs at least one worker slot, not {slots}")
+        if send_window < 1:
+            raise ValueError(f"a link needs room for at least one send, not {send_window}")
         self.node = node
         self.app = app
         self.slots = slots
+        self.send_window = send_window
         self.monitor = Monitor(node)
         self.deployment: Deployment | None = None
         # (producer, input id) outputs already taken in: a resent file must not run twice.
@@ -218,7 +226,8 @@ class ExecutorState:
         self._order = itertools.count()
         self._running: set[tuple[str, int]] = set()
         self._outboxes: dict[str, deque[SendOutput]] = {}
-        self._sending: dict[str, SendOutput] = {}
+        # Per destination, the sends in flight by (producer, input id), in the order started.
+        self._sending: dict[str, dict[tuple[str, int], SendOutput]] = {}
         self._handlers: dict[type, Callable[..., list[Action]]] = {
             MappingDeployed: self._deployed,
             InputInjected: self._injected_input,
@@ -250,8 +259,12 @@ class ExecutorState:
         return [(task, input_id) for _, _, task, input_id in sorted(self._ready)]
 
     def queued_sends(self, destination: str) -> list[SendOutput]:
-        """Sends to `destination` waiting behind the one in flight."""
+        """Sends to `destination` waiting for room in its window."""
         return list(self._outboxes.get(destination, ()))
+
+    def sends_in_flight(self, destination: str) -> list[SendOutput]:
+        """Sends to `destination` under way, in the order they started."""
+        return list(self._sending.get(destination, {}).values())
 
     @property
     def epoch(self) -> int:
@@ -265,7 +278,8 @@ class ExecutorState:
 
     @property
     def sending(self) -> int:
-        return len(self._sending) + sum(len(outbox) for outbox in self._outboxes.values())
+        in_flight = sum(len(sends) for sends in self._sending.values())
+        return in_flight + sum(len(outbox) for outbox in self._outboxes.values())
 
     # -- handlers ----------------------------------------------------------------------------
 
@@ -374,14 +388,18 @@ class ExecutorState:
         return self._next_send(event.destination)
 
     def _send_failed(self, event: SendFailed) -> list[Action]:
-        attempt = self._end_send(event.destination, event.input_id, event.producer)
-        retry = SendOutput(event.destination, event.input_id, event.producer, attempt + 1)
-        if not self._wanted(retry):
-            return self._next_send(event.destination)  # re-mapped or released meanwhile
-        if event.unreachable and retry.attempt < MAX_UNREACHABLE_ATTEMPTS:
-            # The link stays busy with this send: a later one must not overtake it.
-            self._sending[event.destination] = retry
+        in_flight = self._in_flight(event.destination, event.input_id, event.producer)
+        key = (event.producer, event.input_id)
+        attempt = in_flight[key].attempt + 1
+        retry = SendOutput(event.destination, event.input_id, event.producer, attempt)
+        wanted = self._wanted(retry)
+        if wanted and event.unreachable and attempt < MAX_UNREACHABLE_ATTEMPTS:
+            # The send keeps its place in the window: queued ones must not overtake it.
+            in_flight[key] = retry
             return [retry]
+        del in_flight[key]
+        if not wanted:
+            return self._next_send(event.destination)  # re-mapped or released meanwhile
         message = event.message
         unreachable = None
         if event.unreachable:
@@ -482,27 +500,39 @@ class ExecutorState:
         return actions
 
     def _queue_send(self, send: SendOutput) -> list[Action]:
-        if send.destination in self._sending:
+        in_flight = self._sending.setdefault(send.destination, {})
+        outbox = self._outboxes.get(send.destination)
+        if len(in_flight) >= self.send_window or outbox:
             self._outboxes.setdefault(send.destination, deque()).append(send)
             return []
-        self._sending[send.destination] = send
+        in_flight[(send.producer, send.input_id)] = send
         return [send]
 
-    def _end_send(self, destination: str, input_id: int, producer: str) -> int:
-        """The send in flight to `destination` ended; returns its attempt number."""
-        current = self._sending.get(destination)
-        if current is None or (current.input_id, current.producer) != (input_id, producer):
+    def _in_flight(
+        self, destination: str, input_id: int, producer: str
+    ) -> dict[tuple[str, int], SendOutput]:
+        """The window to `destination`, which must hold this send."""
+        in_flight = self._sending.get(destination, {})
+        if (producer, input_id) not in in_flight:
             raise InvalidEvent(f"no send of {producer}/{input_id} to {destination} in flight")
-        del self._sending[destination]
-        return current.attempt
+        return in_flight
+
+    def _end_send(self, destination: str, input_id: int, producer: str) -> None:
+        """A send in flight to `destination` ended."""
+        del self._in_flight(destination, input_id, producer)[(producer, input_id)]
 
     def _next_send(self, destination: str) -> list[Action]:
+        """Fill the destination's window from its outbox, oldest first."""
         outbox = self._outboxes.get(destination)
-        if not outbox:
-            return []
-        send = outbox.popleft()
-        self._sending[destination] = send
-        return [send]
+        in_flight = self._sending.setdefault(destination, {})
+        actions: list[Action] = []
+        while outbox and len(in_flight) < self.send_window:
+            if (outbox[0].producer, outbox[0].input_id) in in_flight:
+                break  # the same data again (re-injected): after the copy under way
+            send = outbox.popleft()
+            in_flight[(send.producer, send.input_id)] = send
+            actions.append(send)
+        return actions
 
     def _fill_slots(self) -> list[Action]:
         actions: list[Action] = []

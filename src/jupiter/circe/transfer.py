@@ -6,6 +6,11 @@ Wire format: `X-Jupiter-Digest: sha256-trailer`, body = payload || sha256(payloa
 bytes). A trailer rather than a header lets both ends hash while the bytes are on the wire;
 hashing first would double the time a large output takes to leave its node.
 
+On an emulated link the receiver also paces its reading against its node's NIC (`Ingress`):
+everything arriving at a node at once shares that rate. It tells the sender, in its answer's
+`X-Jupiter-Held` header, how long it held the body back, so that the sender's `HostPath` does
+not count the emulated NIC's time as the host's.
+
 On a fast path (emulator off) the hashing is what bounds a transfer, so both ends take it off
 the path that moves the bytes: the sender hands the file to the kernel with sendfile while a
 thread hashes it, and the receiver hashes in one thread and writes in another while the event
@@ -21,6 +26,7 @@ import os
 from collections import deque
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -31,6 +37,7 @@ from aiohttp.http_writer import StreamWriter
 from aiohttp.payload import Payload
 
 from jupiter.cluster.emulator import LinkEmulator
+from jupiter.cluster.nic import Ingress
 from jupiter.errors import RunError
 
 CHUNK_BYTES = 4 * 1024 * 1024
@@ -38,6 +45,8 @@ FIRST_CHUNK_BYTES = 64 * 1024
 DIGEST_HEADER = "X-Jupiter-Digest"
 DIGEST_SCHEME = "sha256-trailer"
 DIGEST_BYTES = 32
+# The receiver's answer: seconds its NIC held the body back, which is not the host's tail.
+HELD_HEADER = "X-Jupiter-Held"
 # Below this, a thread hop costs more than the hashing and writing it would move off the loop.
 THREAD_MIN_BYTES = 256 * 1024
 # The receiver hands its threads batches this large, and lets at most this many wait, so a
@@ -73,9 +82,10 @@ async def signed_chunks(path: Path) -> AsyncIterator[bytes]:
 
     with path.open("rb") as handle:
         if os.fstat(handle.fileno()).st_size < THREAD_MIN_BYTES:
-            while chunk := read_and_hash(handle, CHUNK_BYTES):
-                yield chunk
-            yield digest.digest()
+            # One piece, digest included: on a shared link a small file's last bytes must
+            # not queue behind other transfers' pieces offered in between.
+            data = read_and_hash(handle, -1)
+            yield data + digest.digest()
             return
         loop = asyncio.get_running_loop()
         want = FIRST_CHUNK_BYTES
@@ -186,7 +196,8 @@ async def send_file(
                 url, data=body, headers={**headers, DIGEST_HEADER: DIGEST_SCHEME}, timeout=timeout
             ) as response:
                 if response.status < 300:
-                    emulator.finished(body, asyncio.get_running_loop().time())
+                    held = _seconds(response.headers.get(HELD_HEADER))
+                    emulator.finished(body, asyncio.get_running_loop().time(), held)
                     return
                 detail = (await response.text())[:300]
                 last_error = f"HTTP {response.status}: {detail}"
@@ -198,6 +209,15 @@ async def send_file(
             last_error = f"{type(error).__name__}: {error}"
             unreachable = True
     raise TransferError(f"could not deliver {path.name} to {url}: {last_error}", unreachable)
+
+
+def _seconds(header: str | None) -> float:
+    """A duration a peer put in a header; 0 when absent or not a number >= 0."""
+    try:
+        seconds = float(header) if header is not None else 0.0
+    except ValueError:
+        return 0.0
+    return seconds if 0.0 <= seconds < float("inf") else 0.0
 
 
 class _HashingWriter:
@@ -268,7 +288,9 @@ class SignedBody:
     and enforces the size limit; afterwards `trailer` holds the sender's sha256 and `size`
     the payload's length. Checks the digest header and a declared length at once."""
 
-    def __init__(self, request: web.Request, max_bytes: int) -> None:
+    def __init__(
+        self, request: web.Request, max_bytes: int, ingress: Ingress | None = None
+    ) -> None:
         if request.headers.get(DIGEST_HEADER) != DIGEST_SCHEME:
             raise web.HTTPBadRequest(text=f"expected {DIGEST_HEADER}: {DIGEST_SCHEME}")
         self.declared = request.content_length
@@ -277,17 +299,24 @@ class SignedBody:
             raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=self.declared)
         self._request = request
         self._max_bytes = max_bytes
+        self._ingress = ingress
         self.trailer = b""  # the last bytes seen: the trailer, once the body has ended
         self.size = 0
+        # Seconds the ingress held the body back, in all.
+        self.held = 0.0
 
     async def pieces(self) -> AsyncIterator[bytes | memoryview]:
         received = 0
         try:
             async with asyncio.timeout(BODY_IDLE_TIMEOUT_S) as idle:
                 loop = asyncio.get_running_loop()
+                began = self._ingress.clock.time() if self._ingress is not None else 0.0
                 # iter_chunks hands over the socket's reads as they are; iter_any would
                 # join them.
                 async for chunk, _ in self._request.content.iter_chunks():
+                    if self._ingress is not None:
+                        # Not reading on is what holds the sender back (TCP back-pressure).
+                        self.held += await self._ingress.take(len(chunk), began)
                     idle.reschedule(loop.time() + BODY_IDLE_TIMEOUT_S)
                     received += len(chunk)
                     if received > self._limit:
@@ -315,13 +344,32 @@ class SignedBody:
         return len(self.trailer) == DIGEST_BYTES and self.trailer == digest
 
 
+@dataclass(frozen=True)
+class Received:
+    """A body taken in: its payload's size, and the seconds the ingress held it back."""
+
+    size: int
+    held: float
+
+    def headers(self) -> dict[str, str]:
+        """For the answer: the sender learns its host's tail without the NIC's share."""
+        return {HELD_HEADER: f"{self.held:.6f}"} if self.held > 0 else {}
+
+
 async def receive_file(request: web.Request, destination: Path, max_bytes: int) -> int:
     """Stream the request body into `destination`, checking size and sha256.
 
     The file appears under its final name only once it is complete and verified, so a reader
     never sees half a file. Returns the payload size.
     """
-    body = SignedBody(request, max_bytes)
+    return (await receive_paced(request, destination, max_bytes, None)).size
+
+
+async def receive_paced(
+    request: web.Request, destination: Path, max_bytes: int, ingress: Ingress | None
+) -> Received:
+    """`receive_file`, reading the body no faster than `ingress` (when given) lets it in."""
+    body = SignedBody(request, max_bytes, ingress)
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f"{destination.name}.part-{os.getpid()}-{id(request)}")
     try:
@@ -340,4 +388,4 @@ async def receive_file(request: web.Request, destination: Path, max_bytes: int) 
         partial.replace(destination)
     finally:
         partial.unlink(missing_ok=True)
-    return body.size
+    return Received(body.size, body.held)

@@ -2,7 +2,7 @@
 
 The Linux delay qdisc (netem) is missing on our machines and we may not have root, so the
 sender holds each piece of data back until the emulated link would have delivered it: a link
-is a serialiser (bandwidth) followed by a pipe (one-way latency). Piece k of a stream is
+is a serialiser (bandwidth) followed by a pipe (one-way latency). Piece k offered to a link is
 released at
 
     tx_end(k) + latency,   tx_end(k) = max(tx_end(k-1), ready(k)) + len(k) / bandwidth
@@ -10,6 +10,16 @@ released at
 so a transfer that is ready at once ends exactly `latency + size / bandwidth` after it starts,
 whatever the chunking, and cumulative bytes never run ahead of the link. Deadlines are absolute
 on the event loop's clock, so sleep overshoot (about a millisecond) is never accumulated.
+
+The serialiser belongs to the link, not to one transfer: concurrent transfers on a link offer
+their pieces to the same one, so their bytes queue on its bandwidth in the order offered and
+leave in that order (per-link FIFO), while their latencies overlap (a pipe holds many
+messages at once, as a TCP connection does). An agent's NIC is one more serialiser, its
+egress, shared by all its links: a piece crosses its link and the NIC at once, and is
+through when it is through both; on the NIC it queues behind what the node's other links
+gave it. So all that leaves a node together never exceeds its NIC, and links that fit in it
+together each keep their full rate. (The receiving NIC is paced where the bytes arrive: see
+`jupiter.cluster.nic`.)
 
 After the last piece is due the bytes still cross this host: the loop's timer wakes late
 (it rounds up to the millisecond), then loopback, the receiver's checks, its answer. On a
@@ -35,7 +45,7 @@ from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Protocol
 
-from jupiter.cluster.links import Link
+from jupiter.cluster.links import Link, Serialiser
 
 # Largest piece released at once: big chunks are split so that a fast sender cannot dump
 # a whole file into the socket ahead of the link, and pacing stays smooth.
@@ -115,13 +125,20 @@ class PacedBody:
 class LinkEmulator:
     """Delays and paces data as `link` would; `None` (or a same-node link) passes through.
 
-    `host`, when given, learns this host's own tail from each transfer (see `finished`) and
-    shortens the emulated latency by it. `clock` is where it reads the time and waits; the
-    event loop's unless a test gives another.
+    One emulator is one link: every transfer paced through it shares its serialiser, so
+    concurrent transfers split its bandwidth and keep their order on it. `egress`, when
+    given, is the sending node's NIC, shared with the node's other links. `host`, when given,
+    learns this host's own tail from each transfer (see `finished`) and shortens the emulated
+    latency by it. `clock` is where it reads the time and waits; the event loop's unless a
+    test gives another.
     """
 
     def __init__(
-        self, link: Link | None, host: HostPath | None = None, clock: Clock = LOOP_CLOCK
+        self,
+        link: Link | None,
+        host: HostPath | None = None,
+        clock: Clock = LOOP_CLOCK,
+        egress: Serialiser | None = None,
     ) -> None:
         self.link = link
         self.host = host
@@ -129,10 +146,14 @@ class LinkEmulator:
         latency = link.latency if link is not None else 0.0
         bandwidth = link.bandwidth if link is not None else math.inf
         self._latency = latency
-        self._bandwidth = bandwidth
         self.active = latency > 0 or math.isfinite(bandwidth)
-        if math.isfinite(bandwidth):
-            piece = int(bandwidth * MAX_PIECE_SECONDS)
+        # A node talking to itself crosses no NIC.
+        self._egress = egress if self.active else None
+        self._wire = Serialiser(bandwidth)
+        # Pieces are sized by the slower of the link and the NIC, which one crosses at.
+        rate = min(bandwidth, egress.rate) if self._egress is not None else bandwidth
+        if math.isfinite(rate):
+            piece = int(rate * MAX_PIECE_SECONDS)
             self._piece = max(MIN_PIECE_BYTES, min(MAX_PIECE_BYTES, piece))
         else:
             self._piece = MAX_PIECE_BYTES
@@ -157,21 +178,24 @@ class LinkEmulator:
         body.pieces = self._paced(chunks, body)
         return body
 
-    def finished(self, body: AsyncIterable[bytes], now: float) -> None:
-        """`body` (from `pace`) was delivered and answered at time `now` on this clock."""
+    def finished(self, body: AsyncIterable[bytes], now: float, held: float = 0.0) -> None:
+        """`body` (from `pace`) was delivered and answered at time `now` on this clock.
+
+        `held`: seconds the receiver's NIC held the body back (it says so in its answer).
+        That is the emulated network's time, not this host's, so it is no part of the tail.
+        """
         if self.host is not None and isinstance(body, PacedBody) and body.released is not None:
-            self.host.observe(now - body.released)
+            self.host.observe(now - body.released - held)
 
     async def _paced(self, chunks: AsyncIterable[bytes], body: PacedBody) -> AsyncIterator[bytes]:
-        clock = self.clock
-        latency, bandwidth, piece = self._latency, self._bandwidth, self._piece
+        clock, wire, egress = self.clock, self._wire, self._egress
+        latency, bandwidth, piece = self._latency, self._wire.rate, self._piece
         if self.host is not None:
             latency = max(0.0, latency - self.host.head_start)
         source = aiter(chunks)
         # When data was ready, on a clock that counts only time spent waiting for the source:
         # time we spend sleeping here is not the source's fault, and must not delay it.
         ready = body.created
-        tx_end = ready
         sent = False
         while True:
             asked = clock.time()
@@ -189,8 +213,17 @@ class LinkEmulator:
             ready += clock.time() - asked
             for start in range(0, len(chunk), piece):
                 part = chunk if len(chunk) <= piece else chunk[start : start + piece]
-                tx_end = max(tx_end, ready) + len(part) / bandwidth
-                release = tx_end + latency
+                # The piece goes on the link once the link is free and the piece ready;
+                # other transfers' pieces offered before it go first. It crosses the NIC
+                # at the same time, behind what the node's other links gave the NIC, and
+                # is through when it is through both.
+                start = max(ready, wire.free)
+                end = start + len(part) / bandwidth
+                if egress is not None:
+                    egress.free = max(egress.free, start) + len(part) / egress.rate
+                    end = max(end, egress.free)
+                wire.free = end
+                release = end + latency
                 wait = release - clock.time()
                 if wait > 0:
                     await clock.sleep(wait)

@@ -36,6 +36,24 @@ class Link:
 # The same node on both ends: the data never leaves the process.
 LOCAL = Link(0.0, math.inf)
 
+
+class Serialiser:
+    """One transmitter: bytes cross it at `rate` bytes/s, one piece after another, in the
+    order the pieces are offered. Streams that share it (the transfers on one link, or all
+    that leave one node's NIC) take turns on it, so together they never exceed its rate.
+
+    It keeps only the time its last piece finishes crossing; the emulator reads and advances
+    that, on whatever clock it runs.
+    """
+
+    def __init__(self, rate: float) -> None:
+        if not rate > 0:
+            raise ValueError(f"a serialiser needs a positive rate, not {rate}")
+        self.rate = rate
+        # When the last piece offered has finished crossing; -inf before the first.
+        self.free = -math.inf
+
+
 LinkTable = dict[str, dict[str, Link]]
 """Links by source region, then destination region; [r][r] is the intra-region link."""
 

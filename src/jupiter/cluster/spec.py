@@ -7,6 +7,7 @@ cluster.yaml format (`ClusterFile`) is only its user-facing shorthand, resolved 
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 from typing import Any, Self
@@ -53,6 +54,9 @@ class NodeSpec(BaseModel):
     # HOST:PORT where an agent started by hand listens (`jupiter agent --listen`), for the
     # hosts backend; the other backends start their own agents and ignore it.
     address: str | None = Field(default=None, pattern=_ADDRESS)
+    # The node's NIC in megabits per second, shared by all it sends and, apart, all it
+    # receives; None: the fastest link touching the node (see Cluster.nic).
+    nic_mbps: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class Cluster(BaseModel):
@@ -69,6 +73,8 @@ class Cluster(BaseModel):
 
     _by_name: dict[str, NodeSpec] = PrivateAttr(default_factory=dict)
     _max_speed: float = PrivateAttr(default=1.0)
+    # Region -> the fastest link between it and any other node's region, bytes/s.
+    _fastest_link: dict[str, float] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> Self:
@@ -76,6 +82,7 @@ class Cluster(BaseModel):
         _check_cluster(self, source)
         self._by_name = {node.name: node for node in self.nodes}
         self._max_speed = max(node.speed for node in self.nodes)
+        self._fastest_link = _fastest_links(self)
         return self
 
     @classmethod
@@ -132,6 +139,39 @@ class Cluster(BaseModel):
         the fastest node runs at host speed and every other node is slowed down in proportion.
         """
         return self._max_speed / self.node(name).speed
+
+    def nic(self, name: str) -> float:
+        """The node's NIC rate, bytes/s on the host's clock (dilated like `link`).
+
+        Its `nic_mbps`, or by default the fastest link touching the node, so that one transfer
+        alone never waits for a NIC and only concurrent ones share it; inf for a node that has
+        no link to anyone.
+        """
+        node = self.node(name)
+        if node.nic_mbps is not None:
+            rate = node.nic_mbps * 1e6 / 8
+        else:
+            rate = self._fastest_link.get(node.region, math.inf)
+        return rate
+
+
+def _fastest_links(cluster: Cluster) -> dict[str, float]:
+    """Per region of a node, the fastest link in either direction to another node's region
+    (its own counts when it holds two nodes or more)."""
+    count: dict[str, int] = {}
+    for node in cluster.nodes:
+        count[node.region] = count.get(node.region, 0) + 1
+    fastest: dict[str, float] = {}
+    for region in count:
+        rates = [
+            link.bandwidth
+            for other in count
+            if other != region or count[region] > 1
+            for link in (cluster.links[region][other], cluster.links[other][region])
+        ]
+        if rates:
+            fastest[region] = max(rates)
+    return fastest
 
 
 def _check_cluster(cluster: Cluster, source: str | None) -> None:
