@@ -17,6 +17,7 @@ def stats_record(task: str, input_id: int, node: str, enter: float, start: float
         "output_bytes": 8,
         "failed": None,
         "attempts": 1,
+        "cpu": None,
         "waiting": start - enter,
         "queued": start - enter,
         "duration": finish - start,

@@ -81,6 +81,9 @@ class TaskRecordBody(Message):
     output_bytes: int | None = None
     failed: str | None = None
     attempts: int = 1
+    # CPU seconds the run used on the host (before the node-speed stretch); None from an
+    # agent of a version that did not measure it.
+    cpu: float | None = None
     waiting: float | None = None
     queued: float | None = None
     duration: float | None = None

@@ -5,7 +5,9 @@ running it in its own process means a CPU-bound or crashing task cannot stall or
 agent's event loop. Stdlib only, so that the worker starts fast.
 
 Protocol: length-prefixed JSON frames. Requests arrive on the original stdin and replies
-leave on the original stdout; both are moved off fds 0 and 1 before any task runs.
+leave on the original stdout; both are moved off fds 0 and 1 before any task runs. A reply
+is `{"ok": bool, "cpu": seconds}`: the CPU time the call used (this process's, every thread
+of it, plus the children it waited for), which the executor stretches by node speed.
 fd 1 and fd 2 both point at a log file owned by the runner: the worker empties it at the
 start of each call, and the runner reads its tail when a call fails or the worker dies.
 
@@ -22,10 +24,12 @@ import hashlib
 import importlib.util
 import json
 import os
+import resource
 import signal
 import struct
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -80,23 +84,33 @@ class ModuleCache:
         return module
 
 
-def run_one(request: dict[str, Any], modules: ModuleCache) -> bool:
-    """Run one task call; on failure print why to stderr (the log) and return False."""
+def cpu_seconds() -> float:
+    """CPU time so far of this process (all its threads) and of the children it waited for.
+
+    Not os.times(): it counts in clock ticks (10 ms), as long as a short task takes."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def run_one(request: dict[str, Any], modules: ModuleCache) -> tuple[bool, float]:
+    """Run one task call: whether it succeeded (on failure, why is printed to stderr, the
+    log) and the CPU seconds the function itself used (not loading its module)."""
+    began: float | None = None
     try:
         module = modules.load(request["file"])
         function = getattr(module, request["function"], None)
         if not callable(function):
             print(f"{request['file']} has no function {request['function']!r}", file=sys.stderr)
-            return False
+            return False, 0.0
         inputs = {name: Path(path) for name, path in request["inputs"].items()}
+        began = cpu_seconds()
         function(inputs, Path(request["output"]))
-        return True
+        return True, cpu_seconds() - began
     except SystemExit as stop:
         print(f"the task called sys.exit({stop.code!r})", file=sys.stderr)
-        return False
     except Exception as error:
         _print_user_traceback(error)
-        return False
+    return False, 0.0 if began is None else cpu_seconds() - began
 
 
 def _print_user_traceback(error: BaseException) -> None:
@@ -156,10 +170,10 @@ def main(root: str, lifeline: int | None = None) -> None:
         if request is None:
             return
         os.ftruncate(2, 0)
-        ok = run_one(request, modules)
+        ok, cpu = run_one(request, modules)
         sys.stdout.flush()
         sys.stderr.flush()
-        replies.write(encode_frame({"ok": ok}))
+        replies.write(encode_frame({"ok": ok, "cpu": cpu}))
 
 
 if __name__ == "__main__":

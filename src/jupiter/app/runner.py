@@ -1,7 +1,7 @@
 """Running one task on one input: a Python function in a persistent worker, or a command.
 
     async with TaskRunner(app) as runner:
-        await runner.run("score", {"aggregate": path}, output_path)
+        cpu_seconds = await runner.run("score", {"aggregate": path}, output_path)
 
 The runner owns every process it starts: cancelling `run` kills the task's process group,
 and leaving the `async with` block stops the Python workers and removes their temp files.
@@ -9,6 +9,13 @@ If the runner's process dies without leaving (SIGKILL, the OOM killer), its task
 each task's process group has a watcher blocked on the read end of a pipe whose only write
 end the runner holds, and the kernel closes that when the runner's process goes, whatever
 killed it. The watcher then kills its whole group.
+
+`run` returns the CPU seconds the task used, which the executor stretches by node speed (its
+wall time is no measure of its work on a busy host): a Python task's is measured by its
+worker around the call; a command's is the rusage of its shell, which counts every process
+of the command that the shell or its descendants waited for. The runner reaps each command
+itself with os.wait4 (on a pidfd, not through asyncio's child watcher, which discards the
+rusage).
 """
 
 from __future__ import annotations
@@ -19,9 +26,11 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
-from asyncio.subprocess import DEVNULL, PIPE, Process
+import threading
+from asyncio.subprocess import PIPE, Process
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -151,7 +160,8 @@ class _PythonWorker:
             os.close(fd)
         return cls(process, log)
 
-    async def call(self, request: dict[str, Any]) -> bool:
+    async def call(self, request: dict[str, Any]) -> tuple[bool, float]:
+        """Whether the call succeeded, and the CPU seconds it used."""
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
         try:
@@ -161,7 +171,7 @@ class _PythonWorker:
             reply = json.loads(await stdout.readexactly(size))
         except (ConnectionError, asyncio.IncompleteReadError):
             raise _WorkerDied from None
-        return bool(reply["ok"])
+        return bool(reply["ok"]), float(reply["cpu"])
 
     def log_tail(self, limit: int) -> str:
         return _file_tail(self.log, limit)
@@ -184,6 +194,58 @@ class _PythonWorker:
             await self.process.wait()
         # A task may have left background processes in the worker's group.
         _kill_group(self.process.pid)
+
+
+class _Command:
+    """A command task's shell, reaped by the runner itself so that its rusage is kept."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.pid = process.pid
+        self._process = process
+        self._exit: asyncio.Future[tuple[int, float]] = asyncio.ensure_future(self._reap())
+
+    async def wait(self) -> tuple[int, float]:
+        """The exit code (negative: killed by that signal) and the CPU seconds used by the
+        shell and every descendant it, or they, waited for. Cancelling the caller does not
+        stop the reaping."""
+        return await asyncio.shield(self._exit)
+
+    async def _reap(self) -> tuple[int, float]:
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            # No pidfd (not Linux, or a kernel before 5.3): a thread blocks in wait4 instead.
+            _, status, usage = await _wait4_in_thread(self.pid)
+        else:
+            try:
+                exited = asyncio.get_running_loop().create_future()
+                asyncio.get_running_loop().add_reader(
+                    pidfd, lambda: exited.done() or exited.set_result(None)
+                )
+                try:
+                    await exited
+                finally:
+                    asyncio.get_running_loop().remove_reader(pidfd)
+            finally:
+                os.close(pidfd)
+            # Readable pidfd: the child has exited, so this returns at once.
+            _, status, usage = os.wait4(self.pid, 0)
+        returncode = os.waitstatus_to_exitcode(status)
+        # Popen must not try to reap a pid that may already name another process.
+        self._process.returncode = returncode
+        return returncode, usage.ru_utime + usage.ru_stime
+
+
+async def _wait4_in_thread(pid: int) -> tuple[int, int, Any]:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[tuple[int, int, Any]] = loop.create_future()
+
+    def wait() -> None:
+        result = os.wait4(pid, 0)
+        loop.call_soon_threadsafe(lambda: done.done() or done.set_result(result))
+
+    threading.Thread(target=wait, name=f"wait4-{pid}", daemon=True).start()
+    return await done
 
 
 class TaskRunner:
@@ -212,7 +274,7 @@ class TaskRunner:
         self._templates: dict[str, list[placeholders.Part]] = {}
         self._idle: list[_PythonWorker] = []
         self._workers: set[_PythonWorker] = set()
-        self._commands: set[Process] = set()
+        self._commands: set[_Command] = set()
         self._slots: asyncio.Semaphore | None = None
         self._tmp: Path | None = None
         self._serial = 0
@@ -267,8 +329,9 @@ class TaskRunner:
         while len(self._workers) < self._python_workers:
             self._idle.append(await asyncio.shield(self._start_worker()))
 
-    async def run(self, task: str, inputs: Mapping[str, Path], output: Path) -> None:
+    async def run(self, task: str, inputs: Mapping[str, Path], output: Path) -> float:
         """Run `task` once: `inputs` maps each upstream name to its file; writes `output`.
+        Returns the CPU seconds the task used.
 
         Raises TaskFailed if the task fails, dies or writes no output file.
         """
@@ -288,15 +351,16 @@ class TaskRunner:
         # A stale file from an earlier attempt must not pass for this run's output.
         output.unlink(missing_ok=True)
         if spec.python is not None:
-            await self._run_python(spec, paths, output)
+            cpu = await self._run_python(spec, paths, output)
         else:
-            await self._run_command(spec, upstream, paths, output)
+            cpu = await self._run_command(spec, upstream, paths, output)
         if not output.is_file():
             raise TaskFailed(task, f"finished without writing its output file {output}")
+        return cpu
 
     # -- Python tasks ----------------------------------------------------------------
 
-    async def _run_python(self, spec: TaskSpec, inputs: dict[str, Path], output: Path) -> None:
+    async def _run_python(self, spec: TaskSpec, inputs: dict[str, Path], output: Path) -> float:
         assert self._slots is not None and spec.python_file and spec.python_function
         request = {
             "file": str(self.app.root / spec.python_file),
@@ -310,7 +374,7 @@ class TaskRunner:
             try:
                 # Timed from here: waiting for a free worker is not the task's own time.
                 async with asyncio.timeout(spec.timeout):
-                    ok = await worker.call(request)
+                    ok, cpu = await worker.call(request)
             except TimeoutError:
                 # Mid-call, so the worker cannot be reused: kill it (and whatever the task
                 # started); the next Python task gets a fresh one.
@@ -339,6 +403,7 @@ class TaskRunner:
                 self._idle.append(worker)
         if not ok:
             raise TaskFailed(spec.name, log or "raised an error without a message")
+        return cpu
 
     async def _start_worker(self) -> _PythonWorker:
         assert self._tmp is not None
@@ -357,7 +422,7 @@ class TaskRunner:
 
     async def _run_command(
         self, spec: TaskSpec, upstream: Sequence[str], inputs: dict[str, Path], output: Path
-    ) -> None:
+    ) -> float:
         assert spec.command is not None
         parts = self._templates.get(spec.name)
         if parts is None:
@@ -377,22 +442,20 @@ class TaskRunner:
                 stderr_path.open("wb") as stderr_file,
                 contextlib.nullcontext(None) if writes_output else output.open("wb") as stdout,
             ):
-                process = await asyncio.create_subprocess_exec(
-                    "/bin/sh",
-                    "-c",
-                    _WATCHED_COMMAND,
-                    spec.name,
-                    command,
-                    cwd=self.app.root,
-                    stdin=self._lifeline_read(),
-                    stdout=DEVNULL if stdout is None else stdout,
-                    stderr=stderr_file,
-                    start_new_session=True,
+                process = _Command(
+                    subprocess.Popen(
+                        ["/bin/sh", "-c", _WATCHED_COMMAND, spec.name, command],
+                        cwd=self.app.root,
+                        stdin=self._lifeline_read(),
+                        stdout=subprocess.DEVNULL if stdout is None else stdout,
+                        stderr=stderr_file,
+                        start_new_session=True,
+                    )
                 )
             self._commands.add(process)
             try:
                 async with asyncio.timeout(spec.timeout):
-                    returncode = await process.wait()
+                    returncode, cpu = await process.wait()
             except BaseException as stop:
                 _kill_group(process.pid)
                 await asyncio.shield(process.wait())
@@ -409,3 +472,4 @@ class TaskRunner:
         if returncode != 0:
             message = f"command {_describe_exit(returncode)}"
             raise TaskFailed(spec.name, f"{message}\n{stderr}" if stderr else message)
+        return cpu

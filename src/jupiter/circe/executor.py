@@ -58,6 +58,7 @@ from jupiter.circe.state import (
 )
 from jupiter.circe.store import DataStore
 from jupiter.circe.transfer import TransferError, send_file
+from jupiter.cluster.compute import emulated_compute
 from jupiter.cluster.emulator import HostPath, LinkEmulator
 from jupiter.cluster.links import Link
 from jupiter.cluster.nic import Ingress, Nic
@@ -257,12 +258,17 @@ class Executor:
         output = self.store.path(input_id, task)
         output.parent.mkdir(parents=True, exist_ok=True)
         began = time.perf_counter()
-        await self.runner.run(task, inputs, output)
+        cpu = await self.runner.run(task, inputs, output)
         if not output.exists():
             raise TaskRunFailed(task, f"task {task} wrote no output file")
-        if self._stretch > 1.0:
-            # The emulated node is slower than this machine: hold the slot for the difference.
-            await asyncio.sleep((time.perf_counter() - began) * (self._stretch - 1.0))
+        self.monitor.used_cpu(task, input_id, cpu)
+        if self.cluster.emulate:
+            # Stretched from the CPU the task used, not its wall time, which other nodes'
+            # tasks competing for this host's cores inflate (docs/emulation.md).
+            wall = time.perf_counter() - began
+            hold = emulated_compute(wall, cpu, self._stretch)
+            if hold > wall:
+                await asyncio.sleep(hold - wall)
         return output.stat().st_size
 
     async def _send(self, destination: str, input_id: int, producer: str, attempt: int) -> None:

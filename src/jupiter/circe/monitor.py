@@ -1,10 +1,12 @@
 """Per (task, input id) timestamps, the original CIRCE runtime statistics.
 
 enter: the first of the task's inputs for this id arrived; ready: the last one did;
-start/finish: the task ran. Derived: waiting (enter -> start), queued (ready -> start),
-duration (start -> finish), elapse (enter -> finish). Times are Unix seconds so that records
-from different agents line up on one timeline. The monitor reads no clock: the executor's
-state passes the time of the event that each mark records.
+start/finish: the task ran (on the host's clock, after the node-speed stretch); cpu: the CPU
+seconds the run that produced the output used on this host, before any stretch. Derived:
+waiting (enter -> start), queued (ready -> start), duration (start -> finish), elapse
+(enter -> finish). Times are Unix seconds so that records from different agents line up on
+one timeline. The monitor reads no clock: the executor's state passes the time of the event
+that each mark records.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class TaskRecord:
     failed: str | None = None
     # Runs of the task for this input: 1, plus one per retry after a failure or timeout.
     attempts: int = 1
+    # CPU seconds of the successful run (app/runner.py), before the node-speed stretch.
+    cpu: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
@@ -62,6 +66,10 @@ class Monitor:
     def attempted(self, task: str, input_id: int, attempts: int) -> None:
         """The task is on its `attempts`-th run for this input (start stays the first's)."""
         self.record(task, input_id).attempts = attempts
+
+    def used_cpu(self, task: str, input_id: int, seconds: float) -> None:
+        """The task's run for this input used `seconds` of CPU on this host."""
+        self.record(task, input_id).cpu = seconds
 
     def mark(self, task: str, input_id: int, event: str, at: float) -> None:
         setattr(self.record(task, input_id), event, at)

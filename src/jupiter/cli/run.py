@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Literal
 
 import click
 from rich.console import Console
@@ -193,6 +194,15 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
     help="Re-map around an agent lost while streaming (dead, hung or stopped), replaying what "
     "it held; --no-recovery: a lost agent fails the run.",
 )
+@click.option(
+    "--time-dilation",
+    "time_dilation",
+    default="1",
+    metavar="auto|K",
+    help="Run the emulated clock K (>= 1) times slower than this machine's, so that the "
+    "emulated nodes' CPU fits its cores; auto: K from the mapping's CPU demand. Every "
+    "figure is reported in emulated time (docs/emulation.md).",
+)
 def run_command(
     app: Path,
     nodes: int | None,
@@ -221,8 +231,12 @@ def run_command(
     token_file: Path | None,
     home_address: str | None,
     recovery: bool,
+    time_dilation: str,
 ) -> None:
     """Map APP's tasks onto the nodes and stream its inputs through them."""
+    dilation = parse_time_dilation(time_dilation)
+    if dilation != 1.0 and not emulation:
+        raise SpecError(None, "--time-dilation", "needs emulation: not with --no-emulation")
     if backend == "kubernetes":
         from jupiter.cli.k8s_run import CliRun, run_from_cli
 
@@ -231,6 +245,7 @@ def run_command(
             "--retries": retries is not None,
             "--on-error": on_error != "stop",
             "--profile-timeout": profile_timeout is not None,
+            "--time-dilation": dilation != 1.0,
         }
         for flag, given_flag in not_on_k8s.items():
             if given_flag:
@@ -304,9 +319,24 @@ def run_command(
         on_error=on_error,
         recovery=recovery,
         profile_settings=ProfileSettings(timeout=profile_timeout),
+        time_dilation=dilation,
     )
     with claimed_out_dir(out_dir, force=force, app=app, command="run"):
         execute(options, report_dir, quiet, log_level)
+
+
+def parse_time_dilation(text: str) -> float | Literal["auto"]:
+    """`--time-dilation`: "auto" or a number K >= 1."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        factor = float(text)
+    except ValueError:
+        message = f"expected auto or a number >= 1, got {text!r}"
+        raise SpecError(None, "--time-dilation", message) from None
+    if not 1.0 <= factor < float("inf"):
+        raise SpecError(None, "--time-dilation", f"must be >= 1 (or auto), got {text!r}")
+    return factor
 
 
 @click.command("demo")

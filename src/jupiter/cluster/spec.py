@@ -70,6 +70,11 @@ class Cluster(BaseModel):
         default_factory=lambda: default_link_table(region.key for region in DEFAULT_REGIONS)
     )
     emulate: bool = True
+    # Time dilation (DieCast, NSDI '08): the emulated clock runs this many times slower than
+    # the host's, so that more emulated CPU fits on the host's cores. Every emulated wait is
+    # this much longer: `link` and `stretch` include it. Set by `jupiter run
+    # --time-dilation`, never in cluster.yaml; 1 is real time.
+    dilation: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
 
     _by_name: dict[str, NodeSpec] = PrivateAttr(default_factory=dict)
     _max_speed: float = PrivateAttr(default=1.0)
@@ -126,19 +131,24 @@ class Cluster(BaseModel):
             raise KeyError(f"unknown node {name!r}") from None
 
     def link(self, a: str, b: str) -> Link:
-        """The link data takes from node a to node b."""
+        """The link data takes from node a to node b, on the host's clock: with a time
+        dilation K, K times the latency and 1/K the bandwidth of the link table's."""
         if a == b:
             self.node(a)
             return LOCAL
-        return self.links[self.node(a).region][self.node(b).region]
+        link = self.links[self.node(a).region][self.node(b).region]
+        if self.dilation == 1.0:
+            return link
+        return Link(link.latency * self.dilation, link.bandwidth / self.dilation)
 
     def stretch(self, name: str) -> float:
-        """Wall-time factor that makes this node look `speed`-slow: max speed / speed, >= 1.
+        """CPU-time factor that makes this node look `speed`-slow on the host's clock: max
+        speed / speed, times the time dilation; >= 1.
 
         Speeds are relative, and nothing here can run faster than the machine it is on, so
         the fastest node runs at host speed and every other node is slowed down in proportion.
         """
-        return self._max_speed / self.node(name).speed
+        return self._max_speed / self.node(name).speed * self.dilation
 
     def nic(self, name: str) -> float:
         """The node's NIC rate, bytes/s on the host's clock (dilated like `link`).
@@ -152,7 +162,13 @@ class Cluster(BaseModel):
             rate = node.nic_mbps * 1e6 / 8
         else:
             rate = self._fastest_link.get(node.region, math.inf)
-        return rate
+        return rate / self.dilation
+
+    def dilated(self, factor: float) -> Cluster:
+        """This cluster with time dilation `factor` (>= 1) instead of its own."""
+        if not factor >= 1.0 or factor == float("inf"):
+            raise ValueError(f"a time dilation is a finite number >= 1, got {factor!r}")
+        return self.model_copy(update={"dilation": float(factor)})
 
 
 def _fastest_links(cluster: Cluster) -> dict[str, float]:

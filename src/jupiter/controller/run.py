@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import shutil
@@ -49,6 +50,7 @@ from jupiter.errors import RunError, SpecError
 from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.registry import Mapper, get_mapper
 from jupiter.mapper.schedule import Schedule
+from jupiter.planning.cpu_demand import CpuDemand, choose_dilation, estimate_cpu_demand
 from jupiter.planning.problem import BuiltProblem, build_problem
 from jupiter.profiler.home import ProfileSettings, gather_profile
 from jupiter.profiler.model import Profile
@@ -109,6 +111,10 @@ class RunOptions:
     # Called with the run's context when the stream starts, as a task that is cancelled
     # when it ends: for benchmarks and tests that watch or disturb a run from inside.
     on_stream: Callable[[RunContext], Awaitable[None]] | None = None
+    # Time dilation (docs/emulation.md): the emulated clock runs K times slower than the
+    # host's; "auto" picks K from the mapping's CPU demand and this host's cores. Emulation
+    # only. With K > 1, `interval` and `timeout` are emulated seconds (K times as long here).
+    time_dilation: float | Literal["auto"] = 1.0
 
 
 RunStatus = Literal["completed", "failed", "interrupted"]
@@ -139,6 +145,8 @@ class RunResult:
     error: str | None = None
     # Every re-mapping around a lost agent, in order.
     recovery: list[EpochChange] = field(default_factory=list)
+    # The emulation's estimated CPU demand on this host (emulated runs that got to mapping).
+    cpu_demand: CpuDemand | None = None
 
     @property
     def makespans(self) -> dict[int, float]:
@@ -308,6 +316,8 @@ async def run(options: RunOptions, progress: Progress | None = None) -> RunResul
         options.profile.check_matches(list(app.tasks), cluster.node_names, options.profile_source)
         built = build_problem(app, cluster, options.profile)
     mapper = get_mapper(options.mapper)
+    if options.time_dilation != 1.0:
+        options, built = _dilated(options, app, mapper, built)
     timer = PhaseTimer()
     # What the phases got to, for the partial result of a run that fails or is interrupted.
     seen = _Observed(built=built)
@@ -327,6 +337,30 @@ async def run(options: RunOptions, progress: Progress | None = None) -> RunResul
     return result
 
 
+def _dilated(
+    options: RunOptions, app: App, mapper: Mapper, built: BuiltProblem
+) -> tuple[RunOptions, BuiltProblem]:
+    """The run's options and problem with its time dilation applied to the cluster (and to
+    the stream's timeout, an emulated duration): every figure is then on the host's clock,
+    and the report divides them back (report/dilation.py)."""
+    if not options.cluster.emulate:
+        raise SpecError(None, "--time-dilation", "only with emulation (not with emulate: false)")
+    factor = choose_dilation(
+        options.time_dilation,
+        built.problem,
+        mapper,
+        options.cluster,
+        options.interval,
+        options.max_in_flight,
+    )
+    log.info("time dilation %g: the emulated clock runs that much slower than the host's", factor)
+    cluster = options.cluster.dilated(factor)
+    options = dataclasses.replace(
+        options, cluster=cluster, time_dilation=factor, timeout=options.timeout * factor
+    )
+    return options, build_problem(app, cluster, options.profile)
+
+
 @dataclass
 class _Observed:
     built: BuiltProblem
@@ -334,6 +368,7 @@ class _Observed:
     profile: Profile | None = None
     injected_at: dict[int, float] = field(default_factory=dict)
     result: RunResult | None = None
+    cpu_demand: CpuDemand | None = None
 
 
 async def _run_phases(
@@ -375,6 +410,10 @@ async def _run_phases(
                 schedule = mapper(built.problem)
                 schedule.check(built.problem)
                 seen.schedule = schedule
+            if cluster.emulate:
+                seen.cpu_demand = estimate_cpu_demand(
+                    schedule, cluster, options.interval, options.max_in_flight
+                )
             with timer.phase("dispatch"):
                 await dispatch_phase(context, schedule)
             with timer.phase("stream"):
@@ -388,6 +427,7 @@ async def _run_phases(
             raise
         result = collect_result(context, built, schedule, injected_at, stats)
         result.profile = profile
+        result.cpu_demand = seen.cpu_demand
     return result
 
 
@@ -401,6 +441,7 @@ async def _partial(context: RunContext, seen: _Observed) -> RunResult:
         log.warning("the failed run's report has no task records: %s", error)
     result = collect_result(context, seen.built, seen.schedule, seen.injected_at, stats)
     result.profile = seen.profile
+    result.cpu_demand = seen.cpu_demand
     return result
 
 
@@ -502,7 +543,8 @@ async def _stream(context: RunContext, options: RunOptions, injected_at: dict[in
         await asyncio.gather(*(_inject(context, source, input_id) for source in app.sources))
         progress.advance(sum(state.deliveries.done(k) for k in injected_at))
         if options.interval > 0 and input_id + 1 < options.inputs:
-            await asyncio.sleep(options.interval)
+            # An emulated wait: K times as long on the host under time dilation K.
+            await asyncio.sleep(options.interval * context.cluster.dilation)
     await state.latch.wait_for(
         lambda: (
             _advance(progress, sum(state.deliveries.done(k) for k in injected_at)) >= options.inputs

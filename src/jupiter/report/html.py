@@ -9,6 +9,7 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
+from jupiter.report.emulation import emulation_line
 from jupiter.report.model import Report, TaskStats, Throughput
 
 ROW_HEIGHT = 22
@@ -29,6 +30,21 @@ def _throughput_rows(rate: Throughput) -> list[tuple[str, str]]:
     rows = [("throughput", f"{rate.per_second:.2f} inputs/s over {rate.seconds:.2f} s")]
     if rate.median_completion_gap is not None:
         rows.append(("median gap between completions", f"{rate.median_completion_gap:.3f} s"))
+    return rows
+
+
+def _emulation_rows(report: Report) -> list[tuple[str, str]]:
+    section = report.emulation
+    if section is None:
+        return []
+    demand = "?" if section.demand is None else f"{section.demand:.1f}"
+    rows = [
+        ("emulated CPU demand", f"{demand} cores on {section.cores}"),
+        ("time dilation", f"{section.dilation:g}"),
+    ]
+    line = emulation_line(section)
+    if line is not None:
+        rows.append(("emulation", line))
     return rows
 
 
@@ -82,6 +98,7 @@ def render(report: Report) -> str:
         ),
         *_throughput_rows(report.throughput),
         ("link emulation", "on" if report.emulated else "off"),
+        *_emulation_rows(report),
     ]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",

@@ -23,6 +23,9 @@ REPORT_VERSION = 1
 # Keys only the Kubernetes backend writes: a local run's report.json does not have them at
 # all (rather than null), as before the contract was a model.
 BACKEND_ONLY = ("outputs_omitted", "backend", "kubernetes")
+# Sections added after report.json's first form: absent (not null) when a run has none, so
+# that a report written before them reads and writes back unchanged.
+ABSENT_WHEN_NULL = ("emulation",)
 
 
 class Part(BaseModel):
@@ -177,10 +180,46 @@ class TaskStats(Part):
         description="Runs of the task for this input: 1, plus one per retry (`retries:`); "
         "start is the first run's, so duration includes the retries and their pauses.",
     )
+    cpu: float | None = Field(
+        default=None,
+        description="CPU seconds the successful run used on the host, before the node-speed "
+        "stretch (a host figure, not divided by the time dilation); null if not measured.",
+    )
     waiting: float | None = Field(description="enter -> start, seconds.")
     queued: float | None = Field(description="ready -> start, seconds.")
     duration: float | None = Field(description="start -> finish, seconds.")
     elapse: float | None = Field(description="enter -> finish, seconds.")
+
+
+class EmulationSection(Part):
+    """Whether this host could run the emulation faithfully (docs/emulation.md): the CPU the
+    emulated nodes' tasks need against the host's cores, and the time dilation used."""
+
+    cores: int = Field(description="CPUs the run's host could use.")
+    dilation: float = Field(
+        description="Time dilation K: the emulated clock ran K times slower than the host's; "
+        "every duration and time in this report is emulated (host seconds / K), except the "
+        "phases before and after the stream and the tasks' `cpu`."
+    )
+    demand: float | None = Field(
+        description="Estimated host cores the emulation needs in real time (dilation 1): "
+        "CPU seconds per input (the mapped compute, unstretched) times the stream's rate "
+        "(the slowest of the injection interval, the in-flight limit and the busiest node); "
+        "null if the run failed before mapping."
+    )
+    cpu_per_input: float | None = Field(
+        description="Estimated host CPU seconds one input's tasks use; null before mapping."
+    )
+    measured_cpu: float = Field(description="CPU seconds the tasks used during the run, summed.")
+    measured_load: float | None = Field(
+        description="Host cores the tasks kept busy on average from the first injection to "
+        "the last completion (measured_cpu over that host time); null without a completion."
+    )
+    contended: bool = Field(
+        description="Whether tasks competed for the host's cores: the estimated demand over "
+        "the dilation exceeds the cores, or the measured load reached 90% of them. Task "
+        "times are then partly the host's queueing, not the emulated nodes' speed."
+    )
 
 
 class FailedInputRecord(Part):
@@ -256,6 +295,11 @@ class Report(Part):
     mapper: str = Field(description="Mapping algorithm used.")
     nodes: list[NodeEntry] = Field(description="The cluster's nodes.")
     emulated: bool = Field(description="Whether the link emulator was on.")
+    emulation: EmulationSection | None = Field(
+        default=None,
+        description="The host's cores against the emulation's CPU demand, and the time "
+        "dilation; null without emulation.",
+    )
     sources: list[str] = Field(description="The app's sources (where inputs enter).")
     mapping: dict[str, str] = Field(description="Task or source -> node.")
     predicted_makespan: float | None = Field(
@@ -307,7 +351,9 @@ class Report(Part):
 
     def document(self) -> dict[str, Any]:
         """report.json's content, without the Kubernetes-only keys a run does not have."""
-        absent = {name for name in BACKEND_ONLY if getattr(self, name) is None}
+        absent = {
+            name for name in (*BACKEND_ONLY, *ABSENT_WHEN_NULL) if getattr(self, name) is None
+        }
         return self.model_dump(mode="json", exclude=absent)
 
     def to_json(self) -> str:

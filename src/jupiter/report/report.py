@@ -11,6 +11,8 @@ from rich.table import Table
 
 from jupiter.controller.run import RunResult
 from jupiter.profiler.summary import execution_comparison
+from jupiter.report.dilation import in_emulated_time
+from jupiter.report.emulation import emulation_line, emulation_section
 from jupiter.report.model import (
     REPORT_VERSION,
     Duplicate,
@@ -30,6 +32,9 @@ from jupiter.report.model import (
 
 
 def build_report(result: RunResult, mapper: str) -> Report:
+    emulation = emulation_section(result)
+    # Under time dilation every figure below is converted back to emulated time, here.
+    result = in_emulated_time(result)
     makespans = result.makespans
     values = list(makespans.values())
     schedule = result.schedule
@@ -54,6 +59,7 @@ def build_report(result: RunResult, mapper: str) -> Report:
             NodeEntry(name=n.name, region=n.region, speed=n.speed) for n in result.cluster.nodes
         ],
         emulated=result.cluster.emulate,
+        emulation=emulation,
         sources=list(result.app.sources),
         mapping=schedule.mapping if schedule is not None else {},
         predicted_makespan=schedule.makespan if schedule is not None else None,
@@ -173,6 +179,9 @@ def print_summary(report: Report, console: Console) -> None:
     console.print(table)
     phases = "  ".join(f"{name} {seconds:.2f}s" for name, seconds in report.phases.items())
     console.print(f"phases: {phases}")
+    line = emulation_line(report.emulation)
+    if line is not None:
+        console.print(line, markup=False, highlight=False)
     print_failures(report, console)
     print_recovery(report, console)
 
