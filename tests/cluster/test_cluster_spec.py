@@ -176,11 +176,11 @@ BAD_FILES = [
     ),
     (
         "nodes:\n  - {name: a, region: sfo, speed: 0}\n",
-        "cluster.yaml: nodes[0].speed: input should be greater than 0, got 0",
+        "cluster.yaml: nodes[0].speed: input should be greater than or equal to 0.001, got 0",
     ),
     (
         "nodes:\n  - {name: a, region: sfo, speed: -2.5}\n",
-        "cluster.yaml: nodes[0].speed: input should be greater than 0, got -2.5",
+        "cluster.yaml: nodes[0].speed: input should be greater than or equal to 0.001, got -2.5",
     ),
     (
         "nodes:\n  - {name: a, region: sfo, speed: .inf}\n",
@@ -189,7 +189,8 @@ BAD_FILES = [
     (
         "nodes:\n  - {name: a, region: sfo}\nlinks:\n"
         "  - {from: sfo, to: nyc, rtt_ms: 70, bandwidth_mbps: 0}\n",
-        "cluster.yaml: links[0].bandwidth_mbps: input should be greater than 0, got 0",
+        "cluster.yaml: links[0].bandwidth_mbps: input should be greater than or equal to "
+        "0.001, got 0",
     ),
     (
         "nodes:\n  - {name: a, region: sfo}\nlinks:\n  - {from: sfo, to: nyc, rtt_ms: -5}\n",
@@ -222,7 +223,7 @@ BAD_FILES = [
     ),
     (
         "nodes:\n  - {name: a, region: sfo}\nemulate: maybe\n",
-        "cluster.yaml: emulate: input should be a valid boolean, unable to interpret input",
+        "cluster.yaml: emulate: input should be a valid boolean",
     ),
     ("nodes: {name: a, region: sfo}\n", "cluster.yaml: nodes: input should be a valid list"),
     (
@@ -262,7 +263,43 @@ BAD_FILES = [
     ),
     (
         "nodes:\n  - {name: a, region: sfo, speed: 0}\n  - {name: b}\n",
-        "cluster.yaml: nodes[0].speed: input should be greater than 0, got 0 (and 1 more problem)",
+        "cluster.yaml: nodes[0].speed: input should be greater than or equal to 0.001, got 0 "
+        "(and 1 more problem)",
+    ),
+    # Values outside physical sense are refused with their range, not overflowed.
+    (
+        "nodes:\n  - {name: a, region: sfo}\nlinks:\n"
+        "  - {from: sfo, to: nyc, bandwidth_mbps: 1e308}\n",
+        "cluster.yaml: links[0].bandwidth_mbps: input should be less than or equal to "
+        "10000000, got '1e308'",
+    ),
+    (
+        "nodes:\n  - {name: a, region: sfo}\nlinks:\n"
+        "  - {from: sfo, to: nyc, bandwidth_mbps: 1e-300}\n",
+        "cluster.yaml: links[0].bandwidth_mbps: input should be greater than or equal to "
+        "0.001, got '1e-300'",
+    ),
+    (
+        "nodes:\n  - {name: a, region: sfo, speed: 1e-300}\n",
+        "cluster.yaml: nodes[0].speed: input should be greater than or equal to 0.001, "
+        "got '1e-300'",
+    ),
+    (
+        "nodes:\n  - {name: a, region: sfo}\nlinks:\n  - {from: sfo, to: nyc, rtt_ms: 1e300}\n",
+        "cluster.yaml: links[0].rtt_ms: input should be less than or equal to 600000, got '1e300'",
+    ),
+    (
+        'emulate: "yes"\nnodes:\n  - {name: a, region: sfo}\n',
+        "cluster.yaml: emulate: input should be a valid boolean",
+    ),
+    (
+        "nodes:\n  - {name: a, region: \x00sfo}\n",
+        "cluster.yaml: line 2, column 23: control character '\\x00' (only tab and newline "
+        "belong in a spec)",
+    ),
+    (
+        "nodes: " + "[" * 100_000 + "\n",
+        "cluster.yaml: nested more than 64 levels deep",
     ),
 ]
 

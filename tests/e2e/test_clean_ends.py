@@ -395,7 +395,9 @@ def test_bad_input_leaves_no_out_folder(
         # Found by the run itself, after the CLI claimed the folder.
         main(["run", str(app), "--nodes", "2", "--inputs", "0", "--out", str(out)])
     assert stopped.value.code == 2
-    assert capsys.readouterr().err == "error: --inputs: must be at least 1\n"
+    assert capsys.readouterr().err == (
+        "error: --inputs: input should be greater than or equal to 1, got 0\n"
+    )
     assert not out.exists()
 
 

@@ -64,6 +64,25 @@ def test_render_writes_the_files_and_says_how_to_apply_them(
     assert json.loads(config["data"]["cluster.json"])["emulate"] is False
 
 
+def test_render_into_a_users_namespace_never_deletes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster = write_cluster_file(tmp_path / "cluster.yaml", 2)
+    out = tmp_path / "manifests"
+    args = ["k8s", "render", str(DIAMOND), "--cluster", str(cluster), "-o", str(out)]
+    args += ["--image", "registry.example.com/diamond:1", "--run-id", "demo2"]
+    assert jupiter([*args, "--namespace", "team-prod"]) == 0
+    printed = capsys.readouterr().out
+    docs = [d for p in sorted(out.iterdir()) for d in yaml.safe_load_all(p.read_text())]
+    assert "Namespace" not in {d["kind"] for d in docs}
+    # The printed clean-up deletes by the run's label, not the files: never the namespace.
+    assert (
+        "delete:   kubectl delete all,cm,secret,netpol -n team-prod -l jupiter.io/run=demo2"
+        in printed
+    )
+    assert "kubectl delete -f" not in printed
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

@@ -173,15 +173,53 @@ def test_the_network_policy_admits_only_the_runs_pods_on_jupiters_ports() -> Non
     spec = policy["spec"]
     own = {"matchLabels": {"jupiter.io/run": RUN}}
     assert spec["podSelector"] == own
-    assert spec["policyTypes"] == ["Ingress"]
-    assert spec["ingress"] == [
-        {
-            "from": [{"podSelector": own}],
-            "ports": [{"protocol": "TCP", "port": 7100}, {"protocol": "TCP", "port": 7000}],
-        }
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    ports = [{"protocol": "TCP", "port": 7100}, {"protocol": "TCP", "port": 7000}]
+    assert spec["ingress"] == [{"from": [{"podSelector": own}], "ports": ports}]
+    # Out: only to the run's own pods, and to the cluster's DNS to find them.
+    dns = {"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+    assert spec["egress"] == [
+        {"to": [{"podSelector": own}], "ports": ports},
+        {"to": [dns], "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
     ]
     for labels, _ in pod_specs(objects):
         assert labels["jupiter.io/run"] == RUN  # so the policy covers every pod
+
+
+def test_egress_can_be_allowed_for_tasks_that_download() -> None:
+    app = load_app(EXAMPLES / "diamond")
+    objects = render(app, hosted_cluster(3), options(allow_egress=True))
+    (policy,) = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert "egress" not in policy["spec"]
+
+
+def test_a_namespace_jupiter_creates_enforces_the_restricted_pod_security_profile() -> None:
+    (namespace, *_) = rendered(EXAMPLES / "diamond", 3)
+    assert namespace["kind"] == "Namespace"
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert labels["jupiter.io/run"] == RUN
+
+
+def test_a_namespace_of_the_users_gets_no_namespace_object() -> None:
+    app = load_app(EXAMPLES / "diamond")
+    objects = render(app, hosted_cluster(3), options(namespace="team-prod", own_namespace=False))
+    assert "Namespace" not in {o["kind"] for o in objects}
+    assert {o["metadata"]["namespace"] for o in objects} == {"team-prod"}
+
+
+@pytest.mark.parametrize("namespace", ["kube-system", "kube-public", "default"])
+def test_the_clusters_own_namespaces_are_refused(namespace: str) -> None:
+    with pytest.raises(SpecError, match=f"--namespace: '{namespace}' belongs to the cluster"):
+        render(load_app(EXAMPLES / "diamond"), hosted_cluster(3), options(namespace=namespace))
+
+
+def test_an_image_by_digest_is_accepted() -> None:
+    image = "registry.example.com/team/app@sha256:" + "ab" * 32
+    objects = render(load_app(EXAMPLES / "diamond"), hosted_cluster(3), options(image=image))
+    images = {c["image"] for _, spec in pod_specs(objects) for c in spec["containers"]}
+    assert images == {image}
 
 
 def test_secret_and_config_map_carry_the_token_the_app_and_the_node_map() -> None:

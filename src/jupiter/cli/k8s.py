@@ -75,6 +75,11 @@ def k8s_group() -> None:
     show_default=True,
     help="Memory limit of each agent.",
 )
+@click.option(
+    "--allow-egress",
+    is_flag=True,
+    help="Let the run's pods connect anywhere (default: only each other and DNS).",
+)
 def render_command(
     app_path: Path,
     cluster_file: Path,
@@ -90,6 +95,7 @@ def render_command(
     emulation: bool,
     agent_cpu: str,
     agent_memory: str,
+    allow_egress: bool,
 ) -> None:
     """Write the YAML of one run of APP, for `kubectl apply -f OUT`."""
     settings = RunSettings.from_options(
@@ -104,6 +110,7 @@ def render_command(
     cluster = load_cluster(cluster_file).model_copy(update={"emulate": emulation})
     build_problem(app, cluster)
     run_id = names.check_run_id(run_id or secrets.token_hex(4))
+    own_namespace = namespace is None
     namespace = names.check_namespace(namespace or names.default_namespace(run_id))
     options = RenderOptions(
         image=image,
@@ -112,6 +119,8 @@ def render_command(
         namespace=namespace,
         settings=settings,
         agent=Resources(cpu_limit=agent_cpu, memory_limit=agent_memory),
+        own_namespace=own_namespace,
+        allow_egress=allow_egress,
     )
     objects = render(app, cluster, options, str(cluster_file))
     paths = write_manifests(objects, out_dir)
@@ -123,7 +132,15 @@ def render_command(
     click.echo(f"  apply:    kubectl apply -f {out_dir}")
     click.echo(f"  follow:   kubectl logs -n {namespace} -f job/{home} > home.log")
     click.echo("  collect:  jupiter k8s result home.log --out jupiter-out --report jupiter-report")
-    click.echo(f"  delete:   kubectl delete -f {out_dir}")
+    if own_namespace:
+        click.echo(f"  delete:   kubectl delete -f {out_dir}")
+    else:
+        # Not -f: the files hold no Namespace, but a delete by label is what cannot reach
+        # anything but this run's objects in a namespace that is not Jupiter's.
+        click.echo(
+            f"  delete:   kubectl delete all,cm,secret,netpol -n {namespace} "
+            f"-l {names.RUN_LABEL}={run_id}"
+        )
 
 
 @k8s_group.command("dockerfile")

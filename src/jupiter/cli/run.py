@@ -18,6 +18,7 @@ from jupiter.cluster.spec import Cluster, load_cluster
 from jupiter.controller.deliveries import OnError
 from jupiter.controller.run import RunOptions, RunResult, partial_result, run
 from jupiter.errors import RunError, SpecError
+from jupiter.k8s.settings import RunSettings
 from jupiter.logs import DEFAULT_LEVEL, LEVELS, configure
 from jupiter.profiler.home import ProfileSettings
 from jupiter.profiler.model import Profile
@@ -32,6 +33,18 @@ FORCE_OPTION = click.option(
 DEMO_NODES = 8
 
 
+MAX_EMULATED_NODES = 1024
+
+
+def check_stream_options(
+    inputs: int, interval: float, max_in_flight: int | None, timeout: float
+) -> None:
+    """The checks `jupiter k8s render` makes, for every backend: one line naming the flag."""
+    RunSettings.from_options(
+        inputs=inputs, interval=interval, max_in_flight=max_in_flight, timeout=timeout
+    )
+
+
 def cluster_from_options(nodes: int | None, cluster_file: Path | None, emulate: bool) -> Cluster:
     if nodes is not None and cluster_file is not None:
         raise SpecError(None, "--nodes/--cluster", "give one of them, not both")
@@ -40,6 +53,13 @@ def cluster_from_options(nodes: int | None, cluster_file: Path | None, emulate: 
     else:
         if nodes is not None and nodes < 1:
             raise SpecError(None, "--nodes", "must be at least 1")
+        if nodes is not None and nodes > MAX_EMULATED_NODES:
+            raise SpecError(
+                None,
+                "--nodes",
+                f"at most {MAX_EMULATED_NODES} emulated nodes on one machine, not {nodes}: "
+                "each is a process, and the scheduling problem grows with their square",
+            )
         cluster = Cluster.default(nodes or DEMO_NODES)
     if not emulate:
         cluster = cluster.model_copy(update={"emulate": False})
@@ -234,6 +254,7 @@ def run_command(
     time_dilation: str,
 ) -> None:
     """Map APP's tasks onto the nodes and stream its inputs through them."""
+    check_stream_options(inputs, interval, max_in_flight, timeout)
     dilation = parse_time_dilation(time_dilation)
     if dilation != 1.0 and not emulation:
         raise SpecError(None, "--time-dilation", "needs emulation: not with --no-emulation")

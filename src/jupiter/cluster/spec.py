@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StrictBool,
     ValidationError,
     ValidationInfo,
     model_validator,
@@ -48,7 +49,8 @@ class NodeSpec(BaseModel):
     name: str = Field(pattern=_NAME)
     region: str = Field(min_length=1)
     # Relative compute speed: 0.5 means this node takes twice as long as a 1.0 node.
-    speed: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    # Bounded to what a node can be next to another: 1,000x slower or faster at most.
+    speed: float = Field(default=1.0, ge=0.001, le=1000, allow_inf_nan=False)
     # Where the agent runs on a real cluster; the local backend picks loopback addresses.
     host: str | None = Field(default=None, min_length=1)
     # HOST:PORT where an agent started by hand listens (`jupiter agent --listen`), for the
@@ -245,9 +247,10 @@ class LinkEntry(BaseModel):
 
     source: str = Field(alias="from")
     to: str
-    rtt_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # Physical bounds: no round trip beyond 10 minutes; from 1 kbit/s to 10 Tbit/s.
+    rtt_ms: float | None = Field(default=None, ge=0, le=600_000, allow_inf_nan=False)
     # Megabits per second, as link speeds are quoted; Link.bandwidth is bytes per second.
-    bandwidth_mbps: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    bandwidth_mbps: float | None = Field(default=None, ge=0.001, le=10_000_000, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _something_given(self) -> Self:
@@ -262,7 +265,8 @@ class ClusterFile(BaseModel):
     nodes: list[NodeSpec]
     regions: list[RegionEntry] = Field(default_factory=list)
     links: list[LinkEntry] = Field(default_factory=list)
-    emulate: bool = True
+    # Strict: `emulate: "yes"` or `emulate: 1` is a mistake, not a yes.
+    emulate: StrictBool = True
 
 
 _FIELDS: dict[str, list[str]] = {

@@ -106,8 +106,9 @@ class ClusterRun:
 
     async def create(self) -> None:
         self._began = time.perf_counter()
-        namespace, *rest = self.objects
-        assert namespace["kind"] == "Namespace"
+        # A run in a namespace of the user's renders no Namespace object.
+        namespace = self.objects[0] if self.objects[0]["kind"] == "Namespace" else None
+        rest = self.objects[1:] if namespace is not None else list(self.objects)
         shared = [o for o in rest if o["kind"] in ("Secret", "ConfigMap", "NetworkPolicy")]
         agents = [o for o in rest if _role(o) == names.AGENT]
         home = [o for o in rest if _role(o) == names.HOME]
@@ -116,7 +117,8 @@ class ClusterRun:
         # From here on something of the run may exist, so the way out deletes it (a create
         # that is interrupted may still have been carried out).
         self._touched = True
-        await self._create_namespace(namespace)
+        if namespace is not None:
+            await self._create_namespace(namespace)
         for manifest in shared:
             await self._create(manifest)
         self.timings.deploy["shared"] = time.perf_counter() - self._began

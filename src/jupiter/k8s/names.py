@@ -56,6 +56,12 @@ def check_namespace(namespace: str) -> str:
             f"{namespace!r} is not a valid namespace: lower-case letters, digits and '-', "
             "at most 63, starting and ending with a letter or digit",
         )
+    if namespace.startswith("kube-") or namespace == "default":
+        raise SpecError(
+            None,
+            "--namespace",
+            f"{namespace!r} belongs to the cluster itself: name a namespace of your own",
+        )
     return namespace
 
 

@@ -94,6 +94,7 @@ async def run_on_kubernetes(
             token=new_token(),
             namespace=namespace,
             settings=spec.settings,
+            own_namespace=spec.namespace is None,
         )
         objects = render(app, cluster, options, source)
         deployment = ClusterRun(client, objects, namespace, run_id, progress, warn)

@@ -1,9 +1,11 @@
 """The objects of one run on Kubernetes, as plain dicts in creation order.
 
-    Namespace                      the run's own, unless the user names an existing one
+    Namespace                      the run's own (Pod Security "restricted"); none when the
+                                   user names an existing one, which is never deleted
     Secret        <run>-token      the run token, the only credential agents and home share
     ConfigMap     <run>-config     app.json, cluster.json (the node map), run.json
-    NetworkPolicy <run>-run-only   only this run's pods reach this run's pods' ports
+    NetworkPolicy <run>-run-only   only this run's pods reach this run's pods' ports, and they
+                                   reach only each other and DNS (unless egress is allowed)
     Service+Pod   <run>-agent-<n>  one agent per Jupiter node, pinned to its Kubernetes node
     Service+Job   <run>-home       the home: maps, dispatches, streams, prints the result
 
@@ -70,6 +72,11 @@ class RenderOptions:
     # Pods stop by themselves after this long even if nobody tears the run down (None: six
     # hours, or longer if the settings' timeouts need it).
     deadline_s: int | None = None
+    # False: the user named an existing namespace. It gets no Namespace object, so nothing
+    # Jupiter renders or deletes can touch the namespace itself.
+    own_namespace: bool = True
+    # True: the run's pods may open connections anywhere (task code that downloads).
+    allow_egress: bool = False
 
     @property
     def deadline(self) -> int:
@@ -106,7 +113,7 @@ def render(
     hosts = _hosts(cluster, source)
     agents = _agent_names(options.run_id, cluster)
     return [
-        namespace_object(options),
+        *([namespace_object(options)] if options.own_namespace else []),
         _secret(options),
         _config_map(app, cluster, options),
         _network_policy(options),
@@ -120,11 +127,20 @@ def render(
     ]
 
 
+# Pod Security Admission: every pod of the run already meets the "restricted" profile; the
+# namespace Jupiter creates says so, so that nothing less can run in it.
+POD_SECURITY_LABELS = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+}
+
+
 def namespace_object(options: RenderOptions) -> Manifest:
+    labels = {**names.run_labels(options.run_id), **POD_SECURITY_LABELS}
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": options.namespace, "labels": names.run_labels(options.run_id)},
+        "metadata": {"name": options.namespace, "labels": labels},
     }
 
 
@@ -205,6 +221,10 @@ def _config_map(app: App, cluster: Cluster, options: RenderOptions) -> Manifest:
 
 def _network_policy(options: RenderOptions) -> Manifest:
     run_pods = {"matchLabels": {names.RUN_LABEL: options.run_id}}
+    ports = [
+        {"protocol": "TCP", "port": s.AGENT_PORT},
+        {"protocol": "TCP", "port": s.HOME_PORT},
+    ]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -216,18 +236,23 @@ def _network_policy(options: RenderOptions) -> Manifest:
             # (podSelector alone: same namespace) and only on the two Jupiter ports. The
             # kubelet's probes come from the node, which policies always allow.
             "podSelector": run_pods,
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [{"podSelector": run_pods}],
-                    "ports": [
-                        {"protocol": "TCP", "port": s.AGENT_PORT},
-                        {"protocol": "TCP", "port": s.HOME_PORT},
-                    ],
-                }
-            ],
+            "policyTypes": ["Ingress"] if options.allow_egress else ["Ingress", "Egress"],
+            "ingress": [{"from": [{"podSelector": run_pods}], "ports": ports}],
+            **({} if options.allow_egress else {"egress": _egress(run_pods, ports)}),
         },
     }
+
+
+def _egress(run_pods: dict[str, Any], ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Out of a run's pods: to the run's own pods, and to the cluster DNS to find them."""
+    dns = {"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+    return [
+        {"to": [{"podSelector": run_pods}], "ports": ports},
+        {
+            "to": [dns],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        },
+    ]
 
 
 def _headless_service(
