@@ -82,6 +82,7 @@ def sample_document() -> dict[str, Any]:
             "per_second": 2.0,
             "median_completion_gap": 0.5,
         },
+        "stream_prediction": None,
         "phases": {
             "deploy": 0.5,
             "profile": 0.0,

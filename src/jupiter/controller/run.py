@@ -50,6 +50,7 @@ from jupiter.errors import RunError, SpecError
 from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.registry import Mapper, get_mapper
 from jupiter.mapper.schedule import Schedule
+from jupiter.mapper.stream_sim import StreamParameters, StreamPrediction, predict_stream
 from jupiter.planning.cpu_demand import CpuDemand, choose_dilation, estimate_cpu_demand
 from jupiter.planning.problem import BuiltProblem, build_problem
 from jupiter.profiler.home import ProfileSettings, gather_profile
@@ -145,6 +146,9 @@ class RunResult:
     error: str | None = None
     # Every re-mapping around a lost agent, in order.
     recovery: list[EpochChange] = field(default_factory=list)
+    # The stream on the first mapping with the run's parameters, on the host's clock (None
+    # before mapping); report/prediction.py sets it beside what was measured.
+    stream_prediction: StreamPrediction | None = None
     # The emulation's estimated CPU demand on this host (emulated runs that got to mapping).
     cpu_demand: CpuDemand | None = None
 
@@ -368,6 +372,7 @@ class _Observed:
     profile: Profile | None = None
     injected_at: dict[int, float] = field(default_factory=dict)
     result: RunResult | None = None
+    stream_prediction: StreamPrediction | None = None
     cpu_demand: CpuDemand | None = None
 
 
@@ -410,6 +415,7 @@ async def _run_phases(
                 schedule = mapper(built.problem)
                 schedule.check(built.problem)
                 seen.schedule = schedule
+            seen.stream_prediction = predict_run_stream(options, app, built.problem, schedule)
             if cluster.emulate:
                 seen.cpu_demand = estimate_cpu_demand(
                     schedule, cluster, options.interval, options.max_in_flight
@@ -427,6 +433,7 @@ async def _run_phases(
             raise
         result = collect_result(context, built, schedule, injected_at, stats)
         result.profile = profile
+        result.stream_prediction = seen.stream_prediction
         result.cpu_demand = seen.cpu_demand
     return result
 
@@ -441,6 +448,7 @@ async def _partial(context: RunContext, seen: _Observed) -> RunResult:
         log.warning("the failed run's report has no task records: %s", error)
     result = collect_result(context, seen.built, seen.schedule, seen.injected_at, stats)
     result.profile = seen.profile
+    result.stream_prediction = seen.stream_prediction
     result.cpu_demand = seen.cpu_demand
     return result
 
@@ -454,6 +462,21 @@ def _one_line(error: BaseException) -> str:
         return "interrupted"
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def predict_run_stream(
+    options: RunOptions, app: App, problem: SchedulingProblem, schedule: Schedule
+) -> StreamPrediction:
+    """The stream this run is about to inject, simulated on the mapping (mapper/stream_sim.py):
+    on the host's clock, like the problem (a dilated run sleeps K times its interval)."""
+    parameters = StreamParameters(
+        inputs=options.inputs,
+        interval=options.interval * options.cluster.dilation,
+        max_in_flight=options.max_in_flight,
+    )
+    return predict_stream(
+        problem, schedule.mapping, parameters, sources=list(app.sources), exits=list(app.exits)
+    )
 
 
 async def profile_phase(

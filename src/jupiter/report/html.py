@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jupiter.report.emulation import emulation_line
-from jupiter.report.model import Report, TaskStats, Throughput
+from jupiter.report.model import InputBreakdown, Report, TaskStats, Throughput
 
 ROW_HEIGHT = 22
 LABEL_WIDTH = 90
@@ -74,6 +74,43 @@ def _recovery(report: Report) -> list[str]:
     return ["<h2>Recovery</h2>", _table(head, rows)]
 
 
+def _stream_prediction(report: Report) -> list[str]:
+    section = report.stream_prediction
+    if section is None:
+        return []
+    rate = "" if section.throughput is None else f", {section.throughput:.2f} inputs/s"
+    measured_rate = section.measured_throughput
+    head = (
+        f"<p>Predicted: {section.mean_makespan:.3f} s mean makespan{rate}. Measured: "
+        + (
+            f"{section.measured_mean_makespan:.3f} s"
+            if section.measured_mean_makespan is not None
+            else "no completed input"
+        )
+        + (f", {measured_rate:.2f} inputs/s" if measured_rate is not None else "")
+        + ".</p>"
+    )
+    why = [f"<p>{_e(section.explanation)}</p>"] if section.explanation else []
+
+    def cells(b: InputBreakdown | None) -> tuple[str, ...]:
+        if b is None:
+            return ("", "", "", "", "", "")
+        figures = (b.makespan, b.compute, b.transfer, b.queueing, b.host_overhead)
+        return (*(f"{x:.3f}" for x in figures), b.queued_at or "")
+
+    parts = ["makespan", "compute", "transfer", "queueing", "host", "queued at"]
+    rows = [(str(i.id), *cells(i.predicted), *cells(i.measured)) for i in section.inputs]
+    return [
+        "<h2>Stream: predicted vs measured</h2>",
+        head,
+        *why,
+        _table(
+            ["input", *(f"predicted {p}" for p in parts), *(f"measured {p}" for p in parts)],
+            rows,
+        ),
+    ]
+
+
 def render(report: Report) -> str:
     title = f"Jupiter run {report.run_id}: {report.app}"
     spans = report.makespan
@@ -131,6 +168,7 @@ def render(report: Report) -> str:
         ),
         *_failed_inputs(report),
         *_recovery(report),
+        *_stream_prediction(report),
         "<h2>Where the figures came from</h2>",
         _table(["figure", "source"], list(report.figure_sources.items())),
         "</body></html>",

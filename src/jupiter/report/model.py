@@ -156,6 +156,70 @@ class Throughput(Part):
     )
 
 
+class InputBreakdown(Part):
+    """Where one input's makespan went, along its critical path: from the exit that finished
+    last back through, at each task, the parent whose data arrived last."""
+
+    makespan: float = Field(description="Seconds from injection to the last exit output.")
+    compute: float = Field(description="Seconds the path's tasks ran.")
+    transfer: float = Field(
+        description="Seconds the path's data moved between nodes: predicted, each link's "
+        "latency and serialising time; measured, from a parent's finish to its child's ready "
+        "(including any wait for a busy link, which the records cannot tell apart)."
+    )
+    queueing: float = Field(
+        description="Seconds waiting for a busy resource: predicted, for a node or a link; "
+        "measured, for a node (ready -> start)."
+    )
+    host_overhead: float = Field(
+        description="The rest of the makespan: handing the input to its source's node and "
+        "the exits' outputs to the home; 0 in the prediction."
+    )
+    queued_at: str | None = Field(
+        description="The node (or link, 'a->b') where most of the queueing was; null without."
+    )
+
+
+class StreamInput(Part):
+    """One input of the stream: predicted beside measured."""
+
+    id: int = Field(description="Input id.")
+    predicted: InputBreakdown = Field(description="The stream simulation's figures.")
+    measured: InputBreakdown | None = Field(
+        description="From the run's task records; null if the input did not complete."
+    )
+
+
+class StreamPredictionSection(Part):
+    """The stream predicted on the mapping with the run's own parameters (a discrete-event
+    simulation: mapper/stream_sim.py), beside what the run measured."""
+
+    inputs_planned: int = Field(description="Inputs simulated (the run's --inputs).")
+    interval: float = Field(description="Seconds between injections the simulation used.")
+    max_in_flight: int | None = Field(description="The in-flight limit; null for none.")
+    mean_makespan: float = Field(description="Predicted mean makespan, seconds.")
+    measured_mean_makespan: float | None = Field(
+        description="Measured mean makespan, seconds; null without a completed input."
+    )
+    throughput: float | None = Field(
+        description="Predicted inputs per second, from the first injection to the last "
+        "completion (as `throughput.per_second`)."
+    )
+    measured_throughput: float | None = Field(description="`throughput.per_second`, repeated.")
+    bottleneck: str | None = Field(
+        description="The node or link ('a->b') busiest per input in the prediction: the "
+        "stream cannot go faster than it."
+    )
+    bottleneck_period: float | None = Field(
+        description="Seconds the bottleneck is busy per input (its period)."
+    )
+    explanation: str | None = Field(
+        description="The main cause of the difference between measured and predicted mean "
+        "makespan, one line; null without a completed input."
+    )
+    inputs: list[StreamInput] = Field(description="Every simulated input, by id.")
+
+
 class Duplicate(Part):
     """An output that reached the home more than once (kept once)."""
 
@@ -331,6 +395,11 @@ class Report(Part):
         description="Re-mappings around agents lost while streaming (docs/ARCHITECTURE.md).",
     )
     throughput: Throughput = Field(description="The stream's rate.")
+    stream_prediction: StreamPredictionSection | None = Field(
+        default=None,
+        description="The stream predicted with queues at nodes and links, beside what was "
+        "measured, per input; null if the run failed before mapping.",
+    )
     phases: dict[str, float] = Field(
         description="Seconds per phase, in order (deploy, profile, map, dispatch, stream, "
         "teardown)."

@@ -29,6 +29,7 @@ from jupiter.report.model import (
     TaskStats,
     Throughput,
 )
+from jupiter.report.prediction import print_stream_prediction, stream_section
 
 
 def build_report(result: RunResult, mapper: str) -> Report:
@@ -122,6 +123,9 @@ def build_report(result: RunResult, mapper: str) -> Report:
             replayed_inputs=sorted({k for c in result.recovery for k in c.in_flight}),
         ),
         throughput=throughput(result.injected_at, result.completed_at),
+        stream_prediction=stream_section(
+            result, throughput(result.injected_at, result.completed_at).per_second
+        ),
         phases=result.phases,
         duplicates=[Duplicate(input_id=k, task=t) for k, t in result.duplicates],
         # The executors' records came as JSON from /circe/stats: checked against the contract.
@@ -184,6 +188,7 @@ def print_summary(report: Report, console: Console) -> None:
         console.print(line, markup=False, highlight=False)
     print_failures(report, console)
     print_recovery(report, console)
+    print_stream_prediction(report, console)
 
 
 def print_recovery(report: Report, console: Console) -> None:
