@@ -276,8 +276,14 @@ class Executor:
         if attempt:
             await asyncio.sleep(min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (attempt - 1)))
         assert self.deployment is not None  # the state ships nothing before a mapping
-        # The address as deployed now: a retry after a re-mapping uses the new one.
-        base = self.deployment.addresses[destination]
+        # The address as deployed now: a retry after a re-mapping uses the new one. A node
+        # the new mapping dropped (it was lost) has none: the send is over, and the state,
+        # told it failed to reach it, drops it as no longer wanted.
+        base = self.deployment.addresses.get(destination)
+        if base is None:
+            message = f"node {destination} is no longer in the mapping"
+            self._apply(SendFailed(destination, input_id, producer, message, self._clock(), True))
+            return
         url = base + paths.fill(paths.CIRCE_DATA, input_id=input_id, producer=producer)
         path = self.store.path(input_id, producer)
         outcome: Event
