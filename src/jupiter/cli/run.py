@@ -12,6 +12,12 @@ from rich.console import Console
 from jupiter.backends.hosts import HostsBackend, node_addresses
 from jupiter.backends.local import LocalBackend
 from jupiter.cli.bars import phase_bars
+from jupiter.cli.config import (
+    ChosenSettings,
+    ConfiguredCommand,
+    apply_file_settings,
+    current_settings,
+)
 from jupiter.cli.outdir import DEMO, claim_out_dir, claimed_out_dir
 from jupiter.cli.tokens import read_token_file
 from jupiter.cluster.spec import Cluster, load_cluster
@@ -175,9 +181,23 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
     return function
 
 
-@click.command("run")
+@click.command("run", cls=ConfiguredCommand)
 @click.argument("app", type=click.Path(path_type=Path))
 @run_options
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    help="Settings file (default: ./jupiter.yaml, else APP/jupiter.yaml, if present); "
+    "flags given here override it (docs/configuration.md).",
+)
+@click.option("--no-config", is_flag=True, help="Read no jupiter.yaml, only flags and defaults.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check everything, map, print the mapping, the predictions and the settings with "
+    "where each came from; start nothing, write nothing.",
+)
 @click.option(
     "--backend",
     type=click.Choice(["local", "hosts", "kubernetes"]),
@@ -252,8 +272,12 @@ def run_command(
     home_address: str | None,
     recovery: bool,
     time_dilation: str,
+    config_file: Path | None,
+    no_config: bool,
+    dry_run: bool,
 ) -> None:
     """Map APP's tasks onto the nodes and stream its inputs through them."""
+    settings = current_settings()
     check_stream_options(inputs, interval, max_in_flight, timeout)
     dilation = parse_time_dilation(time_dilation)
     if dilation != 1.0 and not emulation:
@@ -272,7 +296,27 @@ def run_command(
             if given_flag:
                 # The home's Job does not take these yet; app.yaml's timeout/retries do apply.
                 raise SpecError(None, flag, "not available with --backend kubernetes yet")
-        given = click.get_current_context().get_parameter_source("emulation")
+        # The home's Job takes only the flags above; the file's other settings would be lost.
+        settings.refuse_file_only("not available with --backend kubernetes yet")
+        if dry_run:
+            show_dry_run(
+                RunOptions(
+                    app=app,
+                    cluster=cluster_from_options(nodes, cluster_file, emulation),
+                    backend=LocalBackend(),
+                    profiling=not no_profile,
+                    profile=None if profile_file is None else Profile.load(profile_file),
+                    profile_source=None if profile_file is None else str(profile_file),
+                    mapper=mapper,
+                    inputs=inputs,
+                    interval=interval,
+                    max_in_flight=max_in_flight,
+                ),
+                settings,
+            )
+            return
+        # Emulation given on the command line or in jupiter.yaml overrides cluster.yaml's.
+        given = settings.source("emulation.enabled") != "default"
         # Kept even if the pipeline then refuses its input: a mark alone counts as empty.
         claim_out_dir(out_dir, force=force, app=app, command="run")
         run_from_cli(
@@ -283,7 +327,7 @@ def run_command(
                 namespace=namespace,
                 nodes=nodes,
                 cluster_file=cluster_file,
-                emulation=emulation if given == click.core.ParameterSource.COMMANDLINE else None,
+                emulation=emulation if given else None,
                 mapper=mapper,
                 inputs=inputs,
                 out_dir=out_dir,
@@ -342,8 +386,18 @@ def run_command(
         profile_settings=ProfileSettings(timeout=profile_timeout),
         time_dilation=dilation,
     )
+    options = apply_file_settings(options, settings)
+    if dry_run:
+        show_dry_run(options, settings)  # before --out is claimed: a dry run writes nothing
+        return
     with claimed_out_dir(out_dir, force=force, app=app, command="run"):
         execute(options, report_dir, quiet, log_level)
+
+
+def show_dry_run(options: RunOptions, settings: ChosenSettings) -> None:
+    from jupiter.cli.dry_run import dry_run
+
+    dry_run(options, settings)
 
 
 def parse_time_dilation(text: str) -> float | Literal["auto"]:

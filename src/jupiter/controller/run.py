@@ -53,6 +53,12 @@ from jupiter.mapper.schedule import Schedule
 from jupiter.mapper.stream_sim import StreamParameters, StreamPrediction, predict_stream
 from jupiter.planning.cpu_demand import CpuDemand, choose_dilation, estimate_cpu_demand
 from jupiter.planning.problem import BuiltProblem, build_problem
+from jupiter.planning.settings import (
+    ControllerSettings,
+    ExecutionModel,
+    check_available,
+    with_parameters,
+)
 from jupiter.profiler.home import ProfileSettings, gather_profile
 from jupiter.profiler.model import Profile
 from jupiter.progress import NoProgress, Progress
@@ -116,6 +122,11 @@ class RunOptions:
     # host's; "auto" picks K from the mapping's CPU demand and this host's cores. Emulation
     # only. With K > 1, `interval` and `timeout` are emulated seconds (K times as long here).
     time_dilation: float | Literal["auto"] = 1.0
+    # The mapper's own keyword parameters (jupiter.yaml `mapper: parameters:`).
+    mapper_parameters: dict[str, Any] = field(default_factory=dict)
+    # The task controller and the execution model (jupiter.yaml); planning/settings.py.
+    controller: ControllerSettings = field(default_factory=ControllerSettings)
+    execution_model: ExecutionModel = "all"
 
 
 RunStatus = Literal["completed", "failed", "interrupted"]
@@ -310,18 +321,7 @@ async def deployed_agents(
 
 async def run(options: RunOptions, progress: Progress | None = None) -> RunResult:
     progress = progress or NoProgress()
-    if options.inputs < 1:
-        raise SpecError(None, "--inputs", "must be at least 1")
-    app = load_app(options.app, parse_limits(options.task_timeout, options.retries))
-    cluster = options.cluster
-    built = build_problem(app, cluster)
-    if options.profile is not None:
-        # Checked before anything starts: a profile of another app or cluster is a user error.
-        options.profile.check_matches(list(app.tasks), cluster.node_names, options.profile_source)
-        built = build_problem(app, cluster, options.profile)
-    mapper = get_mapper(options.mapper)
-    if options.time_dilation != 1.0:
-        options, built = _dilated(options, app, mapper, built)
+    options, app, mapper, built = prepare_run(options)
     timer = PhaseTimer()
     # What the phases got to, for the partial result of a run that fails or is interrupted.
     seen = _Observed(built=built)
@@ -339,6 +339,26 @@ async def run(options: RunOptions, progress: Progress | None = None) -> RunResul
         raise
     result.phases = dict(timer.seconds)
     return result
+
+
+def prepare_run(options: RunOptions) -> tuple[RunOptions, App, Mapper, BuiltProblem]:
+    """Everything checked and built before an agent starts (also `jupiter run --dry-run`):
+    the options (dilated), the app, the mapper with its parameters, the problem from the
+    given profile or the app's estimates."""
+    if options.inputs < 1:
+        raise SpecError(None, "--inputs", "must be at least 1")
+    check_available(options.controller, options.execution_model)
+    app = load_app(options.app, parse_limits(options.task_timeout, options.retries))
+    cluster = options.cluster
+    built = build_problem(app, cluster)
+    if options.profile is not None:
+        # Checked before anything starts: a profile of another app or cluster is a user error.
+        options.profile.check_matches(list(app.tasks), cluster.node_names, options.profile_source)
+        built = build_problem(app, cluster, options.profile)
+    mapper = with_parameters(get_mapper(options.mapper), options.mapper, options.mapper_parameters)
+    if options.time_dilation != 1.0:
+        options, built = _dilated(options, app, mapper, built)
+    return options, app, mapper, built
 
 
 def _dilated(
