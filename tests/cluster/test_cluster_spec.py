@@ -219,7 +219,7 @@ BAD_FILES = [
     ),
     (
         "nodes:\n  - {name: a, region: sfo}\nemulation: false\n",
-        "cluster.yaml: emulation: unknown field (allowed: nodes, regions, links, emulate)",
+        "cluster.yaml: emulation: unknown field (allowed: nodes, regions, links, emulate, events)",
     ),
     (
         "nodes:\n  - {name: a, region: sfo}\nemulate: maybe\n",

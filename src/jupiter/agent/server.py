@@ -21,6 +21,7 @@ from aiohttp import hdrs, web
 from jupiter.agent.auth import Handler, auth_headers, token_middleware
 from jupiter.agent.config import AgentConfig, ServerLimits
 from jupiter.agent.connections import CappedSite
+from jupiter.agent.emulation_control import emulation_routes
 from jupiter.agent.errorlog import ServerErrorLog
 from jupiter.agent.heartbeat import beat_until_stopped
 from jupiter.api import paths
@@ -143,6 +144,7 @@ async def _serve(config: AgentConfig, token: str, stop: asyncio.Event) -> None:
         routes = [
             *agent_routes(config.node, stop),
             *circe_routes(executor, config.max_body_bytes),
+            *emulation_routes(executor),
             *profiler.routes(),
         ]
         try:

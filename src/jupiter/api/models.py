@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from jupiter.cluster.conditions import ConditionChange, Factor
 
 # Input ids travel as JSON numbers and path segments; past 2**53 a JSON number loses digits
 # in many parsers, and nothing streams that many inputs.
@@ -51,6 +53,35 @@ class Health(Message):
 
 class Stopping(Message):
     stopping: bool = True
+
+
+class LinkSlowdown(Message):
+    """The link from this node to `to`: latency times `factor`, bandwidth over it."""
+
+    to: Name
+    factor: Factor
+
+
+class SlowdownRequest(Message):
+    """POST /emulation: this node's compute and/or one of its links out made `factor` times
+    slower (1: restored). Needs emulation (409 without)."""
+
+    node: Factor | None = None
+    link: LinkSlowdown | None = None
+
+    @model_validator(mode="after")
+    def _something_given(self) -> Self:
+        if self.node is None and self.link is None:
+            raise ValueError("give node, link or both")
+        return self
+
+
+class Slowdowns(Message):
+    """A node's slowdowns now: its compute factor, and each slowed link's (others are 1)."""
+
+    node: str
+    factor: float
+    links: dict[str, float]
 
 
 class Deployed(Message):
@@ -179,3 +210,18 @@ class ProfileQuery(Body):
     is text: lax on purpose, so that "1", "true" and "yes" all read as True.)"""
 
     refresh: bool = False
+
+
+# The body of POST /home/emulation: one change, as cluster.yaml `events:` and `jupiter emulate`
+# state it (the model lives with the emulation it changes).
+ConditionRequest = ConditionChange
+
+
+class ConditionApplied(Message):
+    """A change the home applied: when, and the agent's slowdowns after it."""
+
+    at: float
+    # Seconds since the stream started (host clock); None before the stream.
+    stream_s: float | None
+    change: str
+    slowdowns: Slowdowns

@@ -15,6 +15,8 @@ PUBLIC = frozenset({HEALTH})
 
 # -- agent ----------------------------------------------------------------------------------
 SHUTDOWN = "/shutdown"
+# This node's emulated slowdowns (agent/emulation_control.py): GET reads, POST sets.
+EMULATION = "/emulation"
 
 # -- circe (agent; the home serves CIRCE_DATA too, for exit outputs) -------------------------
 CIRCE_DEPLOY = "/circe/deploy"
@@ -40,6 +42,8 @@ HOME_REGISTER = "/home/register"
 HOME_EVENT = "/home/event"
 HOME_HEARTBEAT = "/home/heartbeat"
 HOME_PROFILE = "/home/profile"
+# A change of emulated conditions, passed on to the agent concerned (controller/conditions.py).
+HOME_EMULATION = "/home/emulation"
 
 
 def fill(template: str, **parts: object) -> str:

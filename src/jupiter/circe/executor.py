@@ -59,6 +59,7 @@ from jupiter.circe.state import (
 from jupiter.circe.store import DataStore
 from jupiter.circe.transfer import TransferError, send_file
 from jupiter.cluster.compute import emulated_compute
+from jupiter.cluster.conditions import Slowdowns
 from jupiter.cluster.emulator import HostPath, LinkEmulator
 from jupiter.cluster.links import Link
 from jupiter.cluster.nic import Ingress, Nic
@@ -106,6 +107,8 @@ class Executor:
         # This node's NIC: its egress paces every link out of here, its ingress what comes in.
         self._nic = nic
         self._stretch = cluster.stretch(node) if cluster.emulate else 1.0
+        # Set mid-run through the agent's emulation control (agent/emulation_control.py).
+        self.slowdowns = Slowdowns()
         self._emulators: dict[str, LinkEmulator] = {}
         # Each background task -> the (task, input id) it works for, to name them if it dies,
         # and whether its death is reported home (not for a report itself: it would recur).
@@ -153,6 +156,20 @@ class Executor:
 
     def store_bytes(self) -> int:
         return self.store.size()
+
+    def slow_node(self, factor: float) -> None:
+        """This node's compute `factor` times slower than its speed says, from the next task
+        to finish on (1: as its speed says). Emulation only."""
+        self.slowdowns.set_node(factor)
+
+    def slow_link(self, destination: str, factor: float) -> None:
+        """The link to `destination` `factor` times slower (latency times it, bandwidth over
+        it), for every transfer that starts from now on (1: restored). Emulation only."""
+        self.cluster.node(destination)  # KeyError for a node that is not in the cluster
+        self.slowdowns.set_link(destination, factor)
+        emulator = self._emulators.get(destination)
+        if emulator is not None:
+            emulator.retune(self._path_to(destination))
 
     async def close(self) -> None:
         self._closing = True
@@ -266,7 +283,7 @@ class Executor:
             # Stretched from the CPU the task used, not its wall time, which other nodes'
             # tasks competing for this host's cores inflate (docs/emulation.md).
             wall = time.perf_counter() - began
-            hold = emulated_compute(wall, cpu, self._stretch)
+            hold = emulated_compute(wall, cpu, self._stretch * self.slowdowns.node)
             if hold > wall:
                 await asyncio.sleep(hold - wall)
         return output.stat().st_size
@@ -326,6 +343,7 @@ class Executor:
         link = self.cluster.link(self.node, destination)
         if not self.cluster.emulate:
             return link
+        link = self.slowdowns.link(destination, link)
         rate = min(link.bandwidth, self.cluster.nic(destination))
         return link if rate == link.bandwidth else Link(link.latency, rate)
 

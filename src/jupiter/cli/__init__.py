@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "check": "jupiter.cli.check:check_command",
     "run": "jupiter.cli.run:run_command",
     "demo": "jupiter.cli.run:demo_command",
+    "emulate": "jupiter.cli.emulate:emulate_group",
     "k8s": "jupiter.cli.k8s:k8s_group",
     "profile": "jupiter.cli.profile:profile_command",
     "generate-app": "jupiter.cli.generate:generate_app_command",

@@ -150,13 +150,28 @@ class LinkEmulator:
         # A node talking to itself crosses no NIC.
         self._egress = egress if self.active else None
         self._wire = Serialiser(bandwidth)
+        self._piece = self._piece_bytes()
+
+    def retune(self, link: Link) -> None:
+        """Be `link` from now on (a slowdown changed it mid-run): transfers that start after
+        this pay its latency and rate; those under way finish on the old figures. The wire
+        keeps its queue, so per-link order holds across the change. An active link only: a
+        same-node link stays a pass-through."""
+        if not self.active:
+            return
+        self.link = link
+        self._latency = link.latency
+        self._wire.rate = link.bandwidth
+        self._piece = self._piece_bytes()
+
+    def _piece_bytes(self) -> int:
         # Pieces are sized by the slower of the link and the NIC, which one crosses at.
-        rate = min(bandwidth, egress.rate) if self._egress is not None else bandwidth
+        bandwidth = self._wire.rate
+        rate = min(bandwidth, self._egress.rate) if self._egress is not None else bandwidth
         if math.isfinite(rate):
             piece = int(rate * MAX_PIECE_SECONDS)
-            self._piece = max(MIN_PIECE_BYTES, min(MAX_PIECE_BYTES, piece))
-        else:
-            self._piece = MAX_PIECE_BYTES
+            return max(MIN_PIECE_BYTES, min(MAX_PIECE_BYTES, piece))
+        return MAX_PIECE_BYTES
 
     def seconds(self, nbytes: int) -> float:
         """What a transfer of nbytes takes through this emulator (0 when inactive)."""

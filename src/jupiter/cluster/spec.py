@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from jupiter.cluster.conditions import ScheduledChange
 from jupiter.cluster.links import LOCAL, Link, LinkTable, default_link_table
 from jupiter.cluster.regions import DEFAULT_REGIONS
 from jupiter.errors import SpecError
@@ -77,6 +78,9 @@ class Cluster(BaseModel):
     # this much longer: `link` and `stretch` include it. Set by `jupiter run
     # --time-dilation`, never in cluster.yaml; 1 is real time.
     dilation: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
+    # Changes of emulated conditions the home applies during the stream (docs/emulation.md,
+    # Changing conditions during a run).
+    events: list[ScheduledChange] = Field(default_factory=list)
 
     _by_name: dict[str, NodeSpec] = PrivateAttr(default_factory=dict)
     _max_speed: float = PrivateAttr(default=1.0)
@@ -228,6 +232,17 @@ def _check_cluster(cluster: Cluster, source: str | None) -> None:
                     f"no link from region {a!r} to {b!r} (needed by nodes {node_a!r} and "
                     f"{node_b!r}); add {{from: {a}, to: {b}, rtt_ms: ...}}",
                 )
+    _check_events(cluster, source)
+
+
+def _check_events(cluster: Cluster, source: str | None) -> None:
+    if cluster.events and not cluster.emulate:
+        raise SpecError(source, "events", "changing conditions needs emulation (emulate: true)")
+    names = {node.name for node in cluster.nodes}
+    for i, event in enumerate(cluster.events):
+        for name in (event.node, event.to):
+            if name is not None and name not in names:
+                raise SpecError(source, f"events[{i}]", f"no node {name!r} in the cluster")
 
 
 # --- cluster.yaml ---------------------------------------------------------------------------
@@ -267,13 +282,15 @@ class ClusterFile(BaseModel):
     links: list[LinkEntry] = Field(default_factory=list)
     # Strict: `emulate: "yes"` or `emulate: 1` is a mistake, not a yes.
     emulate: StrictBool = True
+    events: list[ScheduledChange] = Field(default_factory=list)
 
 
 _FIELDS: dict[str, list[str]] = {
-    "": ["nodes", "regions", "links", "emulate"],
+    "": ["nodes", "regions", "links", "emulate", "events"],
     "nodes": list(NodeSpec.model_fields),
     "regions": list(RegionEntry.model_fields),
     "links": ["from", "to", "rtt_ms", "bandwidth_mbps"],
+    "events": list(ScheduledChange.model_fields),
 }
 
 
@@ -304,6 +321,7 @@ def load_cluster(path: str | Path) -> Cluster:
                 "regions": regions,
                 "links": links,
                 "emulate": spec.emulate,
+                "events": [event.model_dump(exclude_none=True) for event in spec.events],
             },
             context={"source": source},
         )

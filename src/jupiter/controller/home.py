@@ -32,6 +32,7 @@ from jupiter.api.models import (
 from jupiter.api.reading import answer, read_body, read_query
 from jupiter.api.reading import input_id as parse_input_id
 from jupiter.circe.transfer import receive_file
+from jupiter.controller.conditions import ConditionControl, condition_routes
 from jupiter.controller.deliveries import Deliveries
 from jupiter.controller.latch import RunLatch
 from jupiter.controller.registry import AgentRegistry
@@ -73,6 +74,8 @@ class HomeState:
         self.on_behind: Callable[[str], None] = lambda node: None
         # Final per-(task, input) records that agents sent home with their heartbeats.
         self.records: list[dict[str, Any]] = []
+        # Slowdowns set mid-run (POST /home/emulation, cluster.yaml events), passed to agents.
+        self.conditions = ConditionControl(lambda: self.registry.urls)
 
     @property
     def epoch(self) -> int:
@@ -148,6 +151,7 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
         web.post(paths.HOME_EVENT, event),
         web.post(paths.HOME_HEARTBEAT, heartbeat),
         web.get(paths.HOME_PROFILE, profile),
+        *condition_routes(state.conditions),
     ]
 
 
@@ -159,6 +163,7 @@ async def home_server(
     out_dir = state.deliveries.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     state.profiles.auth = state.profiles.auth or auth_headers(token)
+    state.conditions.auth = auth_headers(token)
     async with serving(home_routes(state), token, host, port) as (_, bound):
         yield f"http://{host}:{bound}"
     shutil.rmtree(out_dir / ".incoming", ignore_errors=True)

@@ -49,6 +49,12 @@ def in_emulated_time(result: RunResult) -> RunResult:
         profile=None if result.profile is None else _profile(result.profile, factor),
         failed=[dataclasses.replace(f, failed_at=at(f.failed_at)) for f in result.failed],
         recovery=[_epoch(change, at) for change in result.recovery],
+        conditions=[
+            dataclasses.replace(
+                c, at=at(c.at), stream_s=None if c.stream_s is None else c.stream_s / factor
+            )
+            for c in result.conditions
+        ],
     )
 
 

@@ -25,7 +25,7 @@ REPORT_VERSION = 1
 BACKEND_ONLY = ("outputs_omitted", "backend", "kubernetes")
 # Sections added after report.json's first form: absent (not null) when a run has none, so
 # that a report written before them reads and writes back unchanged.
-ABSENT_WHEN_NULL = ("emulation",)
+ABSENT_WHEN_NULL = ("emulation", "conditions")
 
 
 class Part(BaseModel):
@@ -130,6 +130,30 @@ class RecoverySection(Part):
         default_factory=list,
         description="Inputs that were in flight at a re-mapping, sorted: their lost work ran "
         "again on the new nodes, and the home kept the first copy of every exit output.",
+    )
+
+
+class ConditionRecord(Part):
+    """A change of emulated conditions applied during the run (docs/emulation.md, Changing
+    conditions during a run)."""
+
+    at: float = Field(description="Unix time the agent concerned took the change.")
+    stream_s: float | None = Field(
+        description="Seconds after the stream began; null if applied before it."
+    )
+    change: str = Field(description="What changed, in one phrase (e.g. 'slow n03 x5').")
+    kind: Literal["slow", "slow_link", "restore", "restore_link"] = Field(
+        description="slow: a node's compute; slow_link: one link; restore*: back to factor 1."
+    )
+    node: str = Field(description="The node slowed or restored, or the link's sender.")
+    to: str | None = Field(description="The link's destination; null for a node's compute.")
+    factor: float = Field(
+        description="Compute stretch multiplier, or link latency multiplier and bandwidth "
+        "divisor; 1 for a restore."
+    )
+    source: Literal["request", "schedule"] = Field(
+        description="request: POST /home/emulation (`jupiter emulate`); schedule: cluster.yaml "
+        "`events:`."
     )
 
 
@@ -393,6 +417,11 @@ class Report(Part):
     recovery: RecoverySection = Field(
         default_factory=RecoverySection,
         description="Re-mappings around agents lost while streaming (docs/ARCHITECTURE.md).",
+    )
+    conditions: list[ConditionRecord] | None = Field(
+        default=None,
+        description="Changes of emulated conditions applied during the run, in order; absent "
+        "when there were none.",
     )
     throughput: Throughput = Field(description="The stream's rate.")
     stream_prediction: StreamPredictionSection | None = Field(

@@ -15,6 +15,7 @@ from jupiter.report.dilation import in_emulated_time
 from jupiter.report.emulation import emulation_line, emulation_section
 from jupiter.report.model import (
     REPORT_VERSION,
+    ConditionRecord,
     Duplicate,
     EpochRecord,
     FailedInputRecord,
@@ -122,6 +123,20 @@ def build_report(result: RunResult, mapper: str) -> Report:
             ],
             replayed_inputs=sorted({k for c in result.recovery for k in c.in_flight}),
         ),
+        conditions=[
+            ConditionRecord(
+                at=c.at,
+                stream_s=c.stream_s,
+                change=c.change.describe(),
+                kind=c.change.kind,
+                node=c.change.node,
+                to=c.change.to,
+                factor=c.change.value,
+                source=c.source,
+            )
+            for c in result.conditions
+        ]
+        or None,
         throughput=throughput(result.injected_at, result.completed_at),
         stream_prediction=stream_section(
             result, throughput(result.injected_at, result.completed_at).per_second
@@ -188,6 +203,12 @@ def print_summary(report: Report, console: Console) -> None:
         console.print(line, markup=False, highlight=False)
     print_failures(report, console)
     print_recovery(report, console)
+    if report.conditions:
+        applied = "; ".join(
+            f"{'before the stream' if c.stream_s is None else f'{c.stream_s:.1f} s'} {c.change}"
+            for c in report.conditions
+        )
+        console.print(f"conditions: {applied}", markup=False, highlight=False)
     print_stream_prediction(report, console)
 
 
