@@ -154,7 +154,7 @@ async def accuracy(console: Console, root: Path, details: bool) -> None:
         )
         console.print(
             f"profiled in {time.perf_counter() - began:.1f} s "
-            f"(sizes {', '.join(f'{s // KIB} KiB' for s in settings.sizes)}; "
+            f"(sizes {', '.join(f'{s // KIB} KiB' for s in settings.probe_sizes)}; "
             f"{profile.settings['network']['first_repeats']} probes each)"
         )
         checks = await measure_all(agents, cluster, UNPROBED, repeats=2)

@@ -52,6 +52,16 @@ def private_temp_dir() -> Iterator[Path]:
         shutil.rmtree(private, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def private_profile_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Each test's own XDG_CACHE_HOME: no cached profile is written to the real home folder
+    or carried from one test to the next (`jupiter run` caches profiles by default)."""
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(cache))
+        yield cache
+
+
 @pytest.fixture
 def no_agent_survives() -> Iterator[None]:
     """Each end-to-end test must stop every process it started, however it ended."""

@@ -17,25 +17,10 @@ from jupiter.cli.run import cluster_from_options
 from jupiter.cluster.spec import Cluster
 from jupiter.errors import SpecError
 from jupiter.planning.problem import build_problem
+from jupiter.profiler.cache import ProfileCache
 from jupiter.profiler.home import ProfileSettings
 from jupiter.profiler.model import Profile
-
-_UNITS = {"": 1, "B": 1, "K": 1024, "KIB": 1024, "M": 1024**2, "MIB": 1024**2}
-
-
-def parse_sizes(text: str, option: str) -> list[int]:
-    """ "4K,256K,1M" -> bytes (binary units)."""
-    sizes: list[int] = []
-    for part in text.split(","):
-        part = part.strip().upper()
-        digits = part.rstrip("KMIB")
-        unit = part[len(digits) :]
-        if not digits.isdigit() or unit not in _UNITS or int(digits) == 0:
-            raise SpecError(None, option, f"{part!r} is not a size like 4K, 256K or 1M")
-        sizes.append(int(digits) * _UNITS[unit])
-    if len(set(sizes)) < 2:
-        raise SpecError(None, option, "give at least two different sizes: a fit needs them")
-    return sorted(set(sizes))
+from jupiter.profiler.sizes import app_transfer_sizes, parse_sizes, probe_sizes
 
 
 async def take_profile(app: App, cluster: Cluster, settings: ProfileSettings) -> Profile:
@@ -53,7 +38,10 @@ async def take_profile(app: App, cluster: Cluster, settings: ProfileSettings) ->
     type=click.Path(path_type=Path),
     help="Also write the SchedulingProblem built from it (for `jupiter schedule`).",
 )
-@click.option("--sizes", help="Probe sizes, e.g. 4K,32K,256K,1M,4M.")
+@click.option(
+    "--sizes",
+    help="Probe sizes, e.g. 4K,32K,256K,1M,4M (default: spanning the app's own transfers).",
+)
 @click.option("--repeats", default=3, show_default=True, help="Timed runs per task and node.")
 @click.option("--emulation/--no-emulation", default=True, help="Apply the link model.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
@@ -74,13 +62,17 @@ def profile_command(
     if repeats < 1:
         raise SpecError(None, "--repeats", "must be at least 1")
     settings = ProfileSettings(execution_repeats=repeats)
+    cache = ProfileCache(app, cluster)
     if sizes is not None:
         settings.sizes = parse_sizes(sizes, "--sizes")
+    else:
+        settings.sizes = probe_sizes(app_transfer_sizes(app, cache.measured_output_bytes()))
     console = Console(stderr=True, quiet=quiet)
     with console.status(f"profiling {len(cluster.nodes)} nodes"):
         profile = asyncio.run(take_profile(app, cluster, settings))
     out = Console(quiet=quiet)
     print_profile(profile, out)
+    out.print(f"cached: {cache.store(profile)} (later runs reuse it: --profile cached)")
     if save is not None:
         out.print(f"profile: {profile.save(save)}")
     if problem is not None:

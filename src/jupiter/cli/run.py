@@ -23,12 +23,13 @@ from jupiter.cli.tokens import read_token_file
 from jupiter.cluster.spec import Cluster, load_cluster
 from jupiter.controller.deliveries import OnError
 from jupiter.controller.run import RunOptions, RunResult, partial_result, run
-from jupiter.controller.run_file import DEFAULT_RUN_FILE
 from jupiter.errors import RunError, SpecError
 from jupiter.k8s.settings import RunSettings
 from jupiter.logs import DEFAULT_LEVEL, LEVELS, configure
+from jupiter.profiler.cache import CacheMode
 from jupiter.profiler.home import ProfileSettings
 from jupiter.profiler.model import Profile
+from jupiter.profiler.sizes import parse_sizes
 from jupiter.progress import Progress
 from jupiter.report.html import write_html_report
 from jupiter.report.report import build_report, print_summary, write_report
@@ -223,10 +224,17 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
     "--profile",
     "profile_file",
     type=click.Path(path_type=Path),
-    help="Map from this saved profile (`jupiter profile --save`) instead of profiling.",
+    metavar="fresh|cached|FILE",
+    help="fresh: profile now; cached: reuse this app's cached profile of this cluster, "
+    "whatever its age; FILE: a saved profile (`jupiter profile --save`). Default: the cached "
+    "one if at most 24 h old, else fresh (docs/profiling.md).",
 )
 @click.option(
     "--no-profile", is_flag=True, help="Map from the app's declared estimates, not a profile."
+)
+@click.option(
+    "--sizes",
+    help="Probe sizes, e.g. 4K,64K (default: spanning the app's own transfers).",
 )
 @click.option(
     "--recovery/--no-recovery",
@@ -243,15 +251,6 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
     help="Run the emulated clock K (>= 1) times slower than this machine's, so that the "
     "emulated nodes' CPU fits its cores; auto: K from the mapping's CPU demand. Every "
     "figure is reported in emulated time (docs/emulation.md).",
-)
-@click.option(
-    "--control",
-    "control_file",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_RUN_FILE,
-    show_default=True,
-    help="While running, write the home's URL and token here (mode 600) for `jupiter "
-    "emulate`; removed at the end.",
 )
 def run_command(
     app: Path,
@@ -278,17 +277,19 @@ def run_command(
     namespace: str | None,
     profile_file: Path | None,
     no_profile: bool,
+    sizes: str | None,
     token_file: Path | None,
     home_address: str | None,
     recovery: bool,
     time_dilation: str,
-    control_file: Path,
     config_file: Path | None,
     no_config: bool,
     dry_run: bool,
 ) -> None:
     """Map APP's tasks onto the nodes and stream its inputs through them."""
     settings = current_settings()
+    profile_cache, profile_file = profile_choice(profile_file)
+    chosen_sizes = None if sizes is None else parse_sizes(sizes, "--sizes")
     check_stream_options(inputs, interval, max_in_flight, timeout)
     dilation = parse_time_dilation(time_dilation)
     if dilation != 1.0 and not emulation:
@@ -302,6 +303,8 @@ def run_command(
             "--on-error": on_error != "stop",
             "--profile-timeout": profile_timeout is not None,
             "--time-dilation": dilation != 1.0,
+            "--sizes": sizes is not None,
+            "--profile cached": profile_cache == "cached",
         }
         for flag, given_flag in not_on_k8s.items():
             if given_flag:
@@ -395,10 +398,12 @@ def run_command(
         on_error=on_error,
         recovery=recovery,
         profile_settings=ProfileSettings(timeout=profile_timeout),
+        profile_cache=profile_cache,
         time_dilation=dilation,
-        control_file=control_file,
     )
     options = apply_file_settings(options, settings)
+    if chosen_sizes is not None:  # the flag wins over jupiter.yaml's profiler.sizes
+        options.profile_settings.sizes = chosen_sizes
     if dry_run:
         show_dry_run(options, settings)  # before --out is claimed: a dry run writes nothing
         return
@@ -410,6 +415,15 @@ def show_dry_run(options: RunOptions, settings: ChosenSettings) -> None:
     from jupiter.cli.dry_run import dry_run
 
     dry_run(options, settings)
+
+
+def profile_choice(given: Path | None) -> tuple[CacheMode, Path | None]:
+    """`--profile fresh|cached|FILE`: (how to use the profile cache, the saved profile)."""
+    if given is None:
+        return "auto", None
+    if str(given) in ("fresh", "cached"):  # a file of that name: ./fresh
+        return ("fresh" if str(given) == "fresh" else "cached"), None
+    return "off", given
 
 
 def parse_time_dilation(text: str) -> float | Literal["auto"]:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import secrets
 import shutil
 import time
@@ -35,7 +34,6 @@ from jupiter.circe.transfer import TransferError, send_file
 from jupiter.cluster.emulator import LinkEmulator
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch, Backend
-from jupiter.controller.conditions import AppliedChange, apply_schedule
 from jupiter.controller.deliveries import FailedInput, OnError
 from jupiter.controller.home import NO_PROFILE, HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
@@ -46,7 +44,6 @@ from jupiter.controller.registry import (
     heartbeat_interval,
     heartbeat_timeout,
 )
-from jupiter.controller.run_file import RunFile, published
 from jupiter.controller.watchdog import watch_heartbeats
 from jupiter.controller.workdirs import make_work_dir, remove_stale_work_dirs
 from jupiter.errors import RunError, SpecError
@@ -62,8 +59,16 @@ from jupiter.planning.settings import (
     check_available,
     with_parameters,
 )
-from jupiter.profiler.home import ProfileSettings, gather_profile
+from jupiter.profiler.cache import CacheMode
+from jupiter.profiler.home import ProfileSettings
 from jupiter.profiler.model import Profile
+from jupiter.profiler.reuse import (
+    ProfileReuse,
+    obtain_profile,
+    profile_origin,
+    start_refresh,
+    store_refresh,
+)
 from jupiter.progress import NoProgress, Progress
 
 log = logging.getLogger(__name__)
@@ -101,6 +106,9 @@ class RunOptions:
     profile: Profile | None = None
     profile_source: str | None = None
     profile_settings: ProfileSettings = field(default_factory=ProfileSettings)
+    # The profile cache (profiler/cache.py) when profiling: auto, cached, fresh or off.
+    # `jupiter run` says auto; off here, so that a program writes no cache unless asked.
+    profile_cache: CacheMode = "off"
     # The agents' log level, and where their logs are copied when the run fails (None: not).
     log_level: str = "warning"
     logs_dir: Path | None = None
@@ -125,9 +133,6 @@ class RunOptions:
     # host's; "auto" picks K from the mapping's CPU demand and this host's cores. Emulation
     # only. With K > 1, `interval` and `timeout` are emulated seconds (K times as long here).
     time_dilation: float | Literal["auto"] = 1.0
-    # Where the run publishes its home's URL, id and token while it runs, for `jupiter
-    # emulate` (controller/run_file.py); None: nowhere.
-    control_file: Path | None = None
     # The mapper's own keyword parameters (jupiter.yaml `mapper: parameters:`).
     mapper_parameters: dict[str, Any] = field(default_factory=dict)
     # The task controller and the execution model (jupiter.yaml); planning/settings.py.
@@ -168,8 +173,6 @@ class RunResult:
     stream_prediction: StreamPrediction | None = None
     # The emulation's estimated CPU demand on this host (emulated runs that got to mapping).
     cpu_demand: CpuDemand | None = None
-    # Changes of emulated conditions applied during the run (controller/conditions.py).
-    conditions: list[AppliedChange] = field(default_factory=list)
 
     @property
     def makespans(self) -> dict[int, float]:
@@ -202,6 +205,8 @@ class RunContext:
     changes: list[EpochChange] = field(default_factory=list)
     # Seconds injection waited on back-pressure.
     backpressure_s: float = 0.0
+    # Where a gathered or cached profile came from (None: given, or no profiling).
+    profile_reuse: ProfileReuse | None = None
 
     def lost(self, lost: Lost) -> None:
         """An agent is gone: re-mapped around while streaming, else the run fails."""
@@ -271,7 +276,6 @@ async def deployed_agents(
                 )
             )
             state.profiles.session = session
-            state.conditions.session = session
             context = RunContext(
                 run_id=run_id,
                 token=token,
@@ -356,8 +360,6 @@ def prepare_run(options: RunOptions) -> tuple[RunOptions, App, Mapper, BuiltProb
     given profile or the app's estimates."""
     if options.inputs < 1:
         raise SpecError(None, "--inputs", "must be at least 1")
-    if options.cluster.events and not options.cluster.emulate:
-        raise SpecError(None, "events", "changing conditions needs emulation (not --no-emulation)")
     check_available(options.controller, options.execution_model)
     app = load_app(options.app, parse_limits(options.task_timeout, options.retries))
     cluster = options.cluster
@@ -417,34 +419,33 @@ async def _run_phases(
 ) -> RunResult:
     cluster = options.cluster
     built = seen.built
-    async with (
-        deployed_agents(
-            app,
-            cluster,
-            options.backend,
-            run_id=options.run_id,
-            token=options.token,
-            out_dir=options.out_dir,
-            home_bind=options.home_bind,
-            home_port=options.home_port,
-            home_url=options.home_url,
-            register_timeout=options.register_timeout,
-            keep_work_dir=options.keep_work_dir,
-            timer=timer,
-            progress=progress,
-            log_level=options.log_level,
-            logs_dir=options.logs_dir,
-            profile=options.profile,
-            profiling=options.profiling,
-            heartbeat_timeout_s=options.heartbeat_timeout,
-        ) as context,
-        _published(options, context),
-    ):
+    async with deployed_agents(
+        app,
+        cluster,
+        options.backend,
+        run_id=options.run_id,
+        token=options.token,
+        out_dir=options.out_dir,
+        home_bind=options.home_bind,
+        home_port=options.home_port,
+        home_url=options.home_url,
+        register_timeout=options.register_timeout,
+        keep_work_dir=options.keep_work_dir,
+        timer=timer,
+        progress=progress,
+        log_level=options.log_level,
+        logs_dir=options.logs_dir,
+        profile=options.profile,
+        profiling=options.profiling,
+        heartbeat_timeout_s=options.heartbeat_timeout,
+    ) as context:
         try:
             with timer.phase("profile"):
                 profile = seen.profile = await profile_phase(context, options, built)
             if profile is not options.profile:
                 built = seen.built = build_problem(app, cluster, profile)
+            if profile is not None:
+                built.sources["profile"] = profile_origin(profile, options.profile_source)
             with timer.phase("map"):
                 schedule = mapper(built.problem)
                 schedule.check(built.problem)
@@ -467,22 +468,13 @@ async def _run_phases(
             raise
         result = collect_result(context, built, schedule, injected_at, stats)
         result.profile = profile
+        if context.profile_reuse is not None:
+            await store_refresh(
+                context.profile_reuse, context.session, dict(context.state.agents), context.auth
+            )
         result.stream_prediction = seen.stream_prediction
         result.cpu_demand = seen.cpu_demand
     return result
-
-
-@contextlib.asynccontextmanager
-async def _published(options: RunOptions, context: RunContext) -> AsyncIterator[None]:
-    """The run file (`options.control_file`), present while the agents are up."""
-    if options.control_file is None:
-        yield
-        return
-    run_file = RunFile(
-        home_url=context.home_url, run_id=context.run_id, token=context.token, pid=os.getpid()
-    )
-    with published(options.control_file, run_file):
-        yield
 
 
 async def _partial(context: RunContext, seen: _Observed) -> RunResult:
@@ -529,20 +521,26 @@ def predict_run_stream(
 async def profile_phase(
     context: RunContext, options: RunOptions, built: BuiltProblem
 ) -> Profile | None:
-    """The profile the mapper works from: the given one, a fresh one, or none (estimates)."""
+    """The profile the mapper works from: the given one, a cached or a fresh one
+    (profiler/reuse.py), or none (estimates)."""
     if options.profile is not None or not options.profiling:
         return options.profile
-    profile = await gather_profile(
+    urls = dict(context.state.agents)
+    reuse = context.profile_reuse = await obtain_profile(
         context.session,
-        dict(context.state.agents),
+        urls,
         context.app,
         context.cluster,
         context.auth,
         options.profile_settings,
+        options.profile_cache,
         context.progress,
     )
-    context.state.profiles.profile = profile
-    return profile
+    await start_refresh(
+        reuse, context.session, urls, context.cluster, context.auth, options.profile_settings
+    )
+    context.state.profiles.profile = reuse.profile
+    return reuse.profile
 
 
 async def dispatch_phase(context: RunContext, schedule: Schedule) -> None:
@@ -593,19 +591,6 @@ async def stream_phase(
         if options.on_stream is not None:
             observer = background(options.on_stream(context), "the stream's observer")
             stack.callback(observer.cancel)
-        conditions = context.state.conditions
-        conditions.stream_started = time.time()
-        if context.cluster.events:
-            schedule_task = background(
-                apply_schedule(
-                    conditions,
-                    context.cluster.events,
-                    context.cluster.dilation,
-                    context.state.latch,
-                ),
-                "the cluster's events",
-            )
-            stack.callback(schedule_task.cancel)
         await _stream(context, options, injected_at)
     return injected_at
 
@@ -669,7 +654,6 @@ def collect_result(
         status="failed" if failed else "completed",
         error=f"{len(failed)} of {len(injected_at)} inputs failed" if failed else None,
         recovery=list(context.changes),
-        conditions=list(context.state.conditions.applied),
     )
 
 

@@ -26,7 +26,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -70,7 +70,9 @@ class ProfileSettings:
 
     network: bool = True
     execution: bool = True
-    sizes: list[int] = field(default_factory=lambda: list(DEFAULT_SIZES))
+    # Probe sizes; None: sized to the app where a run knows it (profiler/sizes.py), else
+    # DEFAULT_SIZES.
+    sizes: list[int] | None = None
     # The first round's sizes and probes per size; None: the most that fits both budgets
     # (see first_round).
     first_sizes: list[int] | None = None
@@ -103,6 +105,10 @@ class ProfileSettings:
     # Seconds profiling may take in all (None: default_profile_timeout).
     timeout: float | None = None
 
+    @property
+    def probe_sizes(self) -> list[int]:
+        return sorted(set(self.sizes or DEFAULT_SIZES))
+
     def deadline(self, app: App, nodes: int) -> float:
         if self.timeout is not None:
             return self.timeout
@@ -115,7 +121,7 @@ class ProfileSettings:
         every size once, then the smaller sizes (dropping the largest, at least two), and
         at worst the smallest size alone: latency only, bandwidth left to later rounds.
         """
-        sizes = sorted(set(self.first_sizes or self.sizes))
+        sizes = sorted(set(self.first_sizes or self.probe_sizes))
         if self.first_sizes is not None:
             return sizes, self.first_repeats or 1
 
@@ -142,7 +148,7 @@ class ProfileSettings:
         return NetworkPlan(
             peers=[(peer, urls[peer]) for peer in order],
             first_sizes=first_sizes,
-            sizes=sorted(set(self.sizes)),
+            sizes=self.probe_sizes,
             first_repeats=first_repeats,
             interval=self.interval,
             phase=self.interval * index / n,
