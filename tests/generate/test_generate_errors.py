@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from jupiter.cli import main
 
@@ -102,11 +103,13 @@ def test_force_never_replaces_a_folder_that_is_not_an_app(
     assert (out / "thesis.tex").read_text() == "precious"
 
 
-def test_a_missing_option_is_a_usage_error(
+def test_every_option_has_the_papers_default(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as stopped:
-        main(["generate-app", str(tmp_path / "app"), "--tasks", "3"])
-    assert stopped.value.code == 2
-    assert "--depth" in capsys.readouterr().err
-    assert not (tmp_path / "app").exists()
+    """With no option, the paper's dummy app: 30 tasks in 3 levels of 2 to 15, CCR 0.5."""
+    main(["generate-app", str(tmp_path / "app")])
+    spec = yaml.safe_load((tmp_path / "app" / "app.yaml").read_text())
+    assert len(spec["tasks"]) == 30
+    # --depth defaults to tasks / 10: --tasks 50 gets 5 levels.
+    main(["generate-app", str(tmp_path / "big"), "--tasks", "50"])
+    assert "50 tasks in 5 levels" in capsys.readouterr().out

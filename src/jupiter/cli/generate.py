@@ -30,17 +30,23 @@ DEFAULT_PROBLEM_NODES = 8
 
 @click.command("generate-app")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--tasks", type=int, required=True, help="Number of tasks.")
-@click.option("--depth", type=int, required=True, help="Number of levels.")
-@click.option("--min-width", type=int, required=True, help="Fewest tasks in a level.")
-@click.option("--max-width", type=int, required=True, help="Most tasks in a level.")
+# The paper's dummy apps (Table 1): M tasks in M/10 levels of 2 to 15, CCR 0.5.
+@click.option("--tasks", type=int, default=30, show_default=True, help="Number of tasks.")
+@click.option("--depth", type=int, help="Number of levels.  [default: tasks / 10, at least 2]")
+@click.option(
+    "--min-width", type=int, default=2, show_default=True, help="Fewest tasks in a level."
+)
+@click.option("--max-width", type=int, default=15, show_default=True, help="Most tasks in a level.")
 @click.option(
     "--ccr",
     type=float,
-    required=True,
+    default=0.5,
+    show_default=True,
     help="Mean communication time / mean computation time (at the reference bandwidth).",
 )
-@click.option("--seed", type=int, required=True, help="Same seed, same app, byte for byte.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Same seed, same app, byte for byte."
+)
 @click.option(
     "--time-scale",
     type=float,
@@ -55,7 +61,7 @@ DEFAULT_PROBLEM_NODES = 8
 def generate_app_command(
     out: Path,
     tasks: int,
-    depth: int,
+    depth: int | None,
     min_width: int,
     max_width: int,
     ccr: float,
@@ -70,6 +76,8 @@ def generate_app_command(
     outputs are deterministic (expected.json lists them) and every task declares its
     estimate, so a run can skip profiling.
     """
+    if depth is None:
+        depth = max(2, tasks // 10)
     params = GenerateParams(
         tasks=tasks,
         depth=depth,
