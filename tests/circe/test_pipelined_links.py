@@ -23,7 +23,7 @@ from state_cases import make_app
 from jupiter.agent.server import serving
 from jupiter.api import paths
 from jupiter.api.models import Deployment
-from jupiter.app.runner import TaskRunner
+from jupiter.app.runner import TaskOutput, TaskRun, TaskRunner
 from jupiter.app.spec import App
 from jupiter.circe.executor import Executor
 from jupiter.circe.routes import circe_routes
@@ -51,6 +51,10 @@ class DigestRunner:
             digest.update(inputs[name].read_bytes())
         output.write_bytes(digest.digest())
         return 0.0
+
+    async def run_with_output(self, task: str, inputs: Mapping[str, Path], output: Path) -> TaskRun:
+        await self.run(task, inputs, output)
+        return TaskRun(0.0, TaskOutput())
 
 
 def home_routes(root: Path, delivered: set[tuple[int, str]]) -> list[web.RouteDef]:

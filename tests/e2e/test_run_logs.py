@@ -34,8 +34,11 @@ def test_a_failed_run_keeps_every_agent_log(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"agent logs: {report / 'logs'}" in done.stderr
     assert re.search(r"error: task 'explode' failed on node n\d+ for input \d", done.stderr)
-    logs = sorted(p.name for p in (report / "logs").iterdir())
+    logs = sorted(p.name for p in (report / "logs").glob("*.log"))
     assert logs == ["n00.log", "n01.log", "n02.log"]
+    # What the failing task printed is kept too, beside them (logs/tasks/, `jupiter logs`).
+    printed = [p.read_text() for p in (report / "logs" / "tasks" / "explode").glob("*.err")]
+    assert printed and all(text.endswith("ValueError: sensor offline\n") for text in printed)
     text = "\n".join((report / "logs" / name).read_text() for name in logs)
     # Every agent logged at info with its run id and node stamped on the line.
     for node in ("n00", "n01", "n02"):

@@ -24,6 +24,7 @@ from jupiter.agent.connections import CappedSite
 from jupiter.agent.emulation_control import emulation_routes
 from jupiter.agent.errorlog import ServerErrorLog
 from jupiter.agent.heartbeat import beat_until_stopped
+from jupiter.agent.metrics import metrics_route, with_process_metrics
 from jupiter.api import paths
 from jupiter.api.client import CallFailed, HomeClient
 from jupiter.api.models import Health, Registration, Stopping
@@ -143,6 +144,7 @@ async def _serve(config: AgentConfig, token: str, stop: asyncio.Event) -> None:
 
         routes = [
             *agent_routes(config.node, stop),
+            metrics_route(with_process_metrics(executor.metrics.registry)),
             *circe_routes(executor, config.max_body_bytes),
             *emulation_routes(executor),
             *profiler.routes(),

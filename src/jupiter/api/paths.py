@@ -12,6 +12,8 @@ from urllib.parse import quote
 HEALTH = "/health"
 # Paths that answer without the run token: liveness probes must work before anyone knows it.
 PUBLIC = frozenset({HEALTH})
+# Prometheus text (agents and the home); behind the token like every path but HEALTH.
+METRICS = "/metrics"
 
 # -- agent ----------------------------------------------------------------------------------
 SHUTDOWN = "/shutdown"
@@ -24,6 +26,7 @@ CIRCE_DATA = "/circe/data/{input_id}/{producer}"
 CIRCE_INJECT = "/circe/inject/{input_id}/{producer}"
 CIRCE_STATS = "/circe/stats"
 CIRCE_STATUS = "/circe/status"
+CIRCE_LOGS = "/circe/logs"
 
 # -- profiler (agent) -----------------------------------------------------------------------
 PROFILER_NETWORK = "/profiler/network"

@@ -8,8 +8,10 @@ Protocol: length-prefixed JSON frames. Requests arrive on the original stdin and
 leave on the original stdout; both are moved off fds 0 and 1 before any task runs. A reply
 is `{"ok": bool, "cpu": seconds}`: the CPU time the call used (this process's, every thread
 of it, plus the children it waited for), which the executor stretches by node speed.
-fd 1 and fd 2 both point at a log file owned by the runner: the worker empties it at the
-start of each call, and the runner reads its tail when a call fails or the worker dies.
+fd 2 points at a log file owned by the runner, and fd 1 at a second one (the third
+argument, an inherited descriptor; without it, at the log too): the worker empties both at
+the start of each call, and the runner reads the log's tail when a call fails or the worker
+dies, and both files' after every call (what the task printed, kept per task and input).
 
 The second argument is the lifeline: the read end of a pipe whose write end only the runner
 holds. A thread waits on it; end of file means the runner's process is gone, however it
@@ -146,7 +148,7 @@ def watch_lifeline(fd: int) -> None:
     threading.Thread(target=wait_then_kill, name="lifeline", daemon=True).start()
 
 
-def main(root: str, lifeline: int | None = None) -> None:
+def main(root: str, lifeline: int | None = None, stdout: int | None = None) -> None:
     if lifeline is not None:
         watch_lifeline(lifeline)
     # The protocol moves to private descriptors (os.dup makes them non-inheritable), so
@@ -156,7 +158,11 @@ def main(root: str, lifeline: int | None = None) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    os.dup2(2, 1)
+    if stdout is None:
+        os.dup2(2, 1)
+    else:
+        os.dup2(stdout, 1)
+        os.close(stdout)
     # Line buffering keeps a task's last prints in the log even if it then kills the worker.
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     # Ctrl-C belongs to the agent, which shuts the worker down in order.
@@ -170,6 +176,8 @@ def main(root: str, lifeline: int | None = None) -> None:
         if request is None:
             return
         os.ftruncate(2, 0)
+        if stdout is not None:
+            os.ftruncate(1, 0)
         ok, cpu = run_one(request, modules)
         sys.stdout.flush()
         sys.stderr.flush()
@@ -177,4 +185,8 @@ def main(root: str, lifeline: int | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    main(
+        sys.argv[1],
+        int(sys.argv[2]) if len(sys.argv) > 2 else None,
+        int(sys.argv[3]) if len(sys.argv) > 3 else None,
+    )

@@ -32,6 +32,7 @@ import tempfile
 import threading
 from asyncio.subprocess import PIPE, Process
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -42,9 +43,11 @@ from jupiter.app.python_worker import HEADER, encode_frame
 from jupiter.app.spec import App, TaskSpec
 from jupiter.errors import RunError
 
-__all__ = ["TaskFailed", "TaskRunner", "TaskTimedOut", "retry_delay"]
+__all__ = ["TaskFailed", "TaskOutput", "TaskRun", "TaskRunner", "TaskTimedOut", "retry_delay"]
 
 TAIL_BYTES = 4096
+# What is kept of each of a task run's stdout and stderr (the end: where a problem shows).
+LOG_TAIL_BYTES = 64 * 1024
 _WORKER_MODULE = "jupiter.app.python_worker"
 # Where `jupiter` is importable from, for the worker even if the caller adjusted sys.path.
 _PACKAGE_PARENT = str(Path(jupiter.__file__).resolve().parent.parent)
@@ -57,12 +60,35 @@ exec /bin/sh -c "$1" 9<&-
 """
 
 
-class TaskFailed(RunError):
-    """A task did not produce its output: its error output or traceback is in the message."""
+@dataclass(frozen=True)
+class TaskOutput:
+    """What one run of a task printed: the last LOG_TAIL_BYTES of its stdout and of its
+    stderr, and how many bytes each held in all."""
 
-    def __init__(self, task: str, message: str) -> None:
+    stdout: str = ""
+    stderr: str = ""
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """One successful run: the CPU seconds it used and what it printed."""
+
+    cpu: float
+    output: TaskOutput
+
+
+class TaskFailed(RunError):
+    """A task did not produce its output: its error output or traceback is in the message,
+    and what it printed in `output` when the runner could read it."""
+
+    output: TaskOutput | None = None
+
+    def __init__(self, task: str, message: str, output: TaskOutput | None = None) -> None:
         self.task = task
         self.message = message
+        self.output = output
         super().__init__(f"task '{task}' failed: {message}")
 
 
@@ -116,6 +142,32 @@ def _tail_text(data: bytes, limit: int) -> str:
     return data.decode("utf-8", "replace").rstrip()
 
 
+def _log_tail(path: Path, limit: int) -> tuple[str, int]:
+    """The last `limit` bytes of `path` as text, and the file's whole size (none: empty)."""
+    try:
+        with path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size == 0:
+                return "", 0
+            file.seek(max(0, size - limit))
+            data = file.read(limit)
+    except FileNotFoundError:
+        return "", 0
+    if size > limit:
+        # Cut mid-character: start at the next whole one (UTF-8 continuation bytes are 10xxxxxx).
+        skip = 0
+        while skip < min(3, len(data)) and data[skip] & 0xC0 == 0x80:
+            skip += 1
+        data = data[skip:]
+    return data.decode("utf-8", "replace"), size
+
+
+def _captured(stdout: Path | None, stderr: Path, limit: int = LOG_TAIL_BYTES) -> TaskOutput:
+    out, out_bytes = _log_tail(stdout, limit) if stdout is not None else ("", 0)
+    err, err_bytes = _log_tail(stderr, limit)
+    return TaskOutput(out, err, out_bytes, err_bytes)
+
+
 def _file_tail(path: Path, limit: int) -> str:
     try:
         with path.open("rb") as file:
@@ -128,9 +180,10 @@ def _file_tail(path: Path, limit: int) -> str:
 class _PythonWorker:
     """The runner's handle on one python_worker process."""
 
-    def __init__(self, process: Process, log: Path) -> None:
+    def __init__(self, process: Process, log: Path, out: Path) -> None:
         self.process = process
         self.log = log
+        self.out = out
 
     @classmethod
     async def start(cls, root: Path, log: Path, lifeline: int) -> _PythonWorker:
@@ -138,8 +191,12 @@ class _PythonWorker:
         env["PYTHONPATH"] = os.pathsep.join(
             part for part in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if part
         )
+        # A task's stdout, apart from its stderr (the log), so that each can be kept.
+        out = log.with_suffix(".out")
         # O_APPEND: after the worker truncates the log, its writes start again at offset 0.
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+        fd = os.open(log, flags, 0o600)
+        out_fd = os.open(out, flags, 0o600)
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -147,6 +204,7 @@ class _PythonWorker:
                 _WORKER_MODULE,
                 str(root),
                 str(lifeline),
+                str(out_fd),
                 stdin=PIPE,
                 stdout=PIPE,
                 stderr=fd,
@@ -154,11 +212,16 @@ class _PythonWorker:
                 env=env,
                 # Its own process group, so that a kill also reaches anything the task started.
                 start_new_session=True,
-                pass_fds=(lifeline,),
+                pass_fds=(lifeline, out_fd),
             )
         finally:
             os.close(fd)
-        return cls(process, log)
+            os.close(out_fd)
+        return cls(process, log, out)
+
+    def output(self) -> TaskOutput:
+        """What the last call printed."""
+        return _captured(self.out, self.log)
 
     async def call(self, request: dict[str, Any]) -> tuple[bool, float]:
         """Whether the call succeeded, and the CPU seconds it used."""
@@ -174,7 +237,10 @@ class _PythonWorker:
         return bool(reply["ok"]), float(reply["cpu"])
 
     def log_tail(self, limit: int) -> str:
-        return _file_tail(self.log, limit)
+        """The end of what the last call printed for a failure's message: its stdout first,
+        then its stderr, where the traceback is (the two are no longer interleaved)."""
+        printed = (_file_tail(self.out, limit), _file_tail(self.log, limit))
+        return "\n".join(part for part in printed if part)
 
     def kill(self) -> None:
         # The group, not just the worker: a task may have started processes of its own.
@@ -335,6 +401,12 @@ class TaskRunner:
 
         Raises TaskFailed if the task fails, dies or writes no output file.
         """
+        return (await self.run_with_output(task, inputs, output)).cpu
+
+    async def run_with_output(
+        self, task: str, inputs: Mapping[str, Path], output: Path
+    ) -> TaskRun:
+        """`run`, also returning what the task printed (the end of its stdout and stderr)."""
         if self._slots is None or self._closed:
             raise RuntimeError("use the runner inside `async with TaskRunner(app) as runner:`")
         spec = self.app.tasks.get(task)
@@ -351,16 +423,19 @@ class TaskRunner:
         # A stale file from an earlier attempt must not pass for this run's output.
         output.unlink(missing_ok=True)
         if spec.python is not None:
-            cpu = await self._run_python(spec, paths, output)
+            run = await self._run_python(spec, paths, output)
         else:
-            cpu = await self._run_command(spec, upstream, paths, output)
+            run = await self._run_command(spec, upstream, paths, output)
         if not output.is_file():
-            raise TaskFailed(task, f"finished without writing its output file {output}")
-        return cpu
+            message = f"finished without writing its output file {output}"
+            raise TaskFailed(task, message, run.output)
+        return run
 
     # -- Python tasks ----------------------------------------------------------------
 
-    async def _run_python(self, spec: TaskSpec, inputs: dict[str, Path], output: Path) -> float:
+    async def _run_python(
+        self, spec: TaskSpec, inputs: dict[str, Path], output: Path
+    ) -> TaskRun:
         assert self._slots is not None and spec.python_file and spec.python_function
         request = {
             "file": str(self.app.root / spec.python_file),
@@ -389,7 +464,8 @@ class TaskRunner:
                 returncode = await worker.wait()
                 log = worker.log_tail(self._tail_bytes)
                 message = f"the Python worker process {_describe_exit(returncode)} while running it"
-                raise TaskFailed(spec.name, f"{message}\n{log}" if log else message) from None
+                message = f"{message}\n{log}" if log else message
+                raise TaskFailed(spec.name, message, worker.output()) from None
             except BaseException:
                 # Cancelled (or broken) mid-call: the worker is in an unknown state.
                 self._workers.discard(worker)
@@ -397,13 +473,15 @@ class TaskRunner:
                 await asyncio.shield(worker.wait())
                 raise
             log = "" if ok else worker.log_tail(self._tail_bytes)
+            # Read before the worker goes back to the pool: its next call empties both files.
+            printed = worker.output()
             if self._closed:
                 await worker.close()
             else:
                 self._idle.append(worker)
         if not ok:
-            raise TaskFailed(spec.name, log or "raised an error without a message")
-        return cpu
+            raise TaskFailed(spec.name, log or "raised an error without a message", printed)
+        return TaskRun(cpu, printed)
 
     async def _start_worker(self) -> _PythonWorker:
         assert self._tmp is not None
@@ -422,7 +500,7 @@ class TaskRunner:
 
     async def _run_command(
         self, spec: TaskSpec, upstream: Sequence[str], inputs: dict[str, Path], output: Path
-    ) -> float:
+    ) -> TaskRun:
         assert spec.command is not None
         parts = self._templates.get(spec.name)
         if parts is None:
@@ -435,19 +513,21 @@ class TaskRunner:
         # stderr goes to a file, not a pipe: a background process that inherited a pipe
         # would hold it open, and asyncio's wait() would then outlive the shell itself.
         stderr_path = self._tmp / f"command-{self._serial}.stderr"
-        # A command that never mentions {out} produces its output on stdout.
+        # A command that never mentions {out} produces its output on stdout; one that does
+        # prints to stdout, kept like its stderr.
         writes_output = placeholders.uses_output(parts)
+        stdout_path = self._tmp / f"command-{self._serial}.stdout" if writes_output else None
         try:
             with (
                 stderr_path.open("wb") as stderr_file,
-                contextlib.nullcontext(None) if writes_output else output.open("wb") as stdout,
+                (stdout_path or output).open("wb") as stdout,
             ):
                 process = _Command(
                     subprocess.Popen(
                         ["/bin/sh", "-c", _WATCHED_COMMAND, spec.name, command],
                         cwd=self.app.root,
                         stdin=self._lifeline_read(),
-                        stdout=subprocess.DEVNULL if stdout is None else stdout,
+                        stdout=stdout,
                         stderr=stderr_file,
                         start_new_session=True,
                     )
@@ -467,9 +547,12 @@ class TaskRunner:
                 # Whatever it left running in the background goes with it.
                 _kill_group(process.pid)
             stderr = _file_tail(stderr_path, self._tail_bytes)
+            printed = _captured(stdout_path, stderr_path)
         finally:
             stderr_path.unlink(missing_ok=True)
+            if stdout_path is not None:
+                stdout_path.unlink(missing_ok=True)
         if returncode != 0:
             message = f"command {_describe_exit(returncode)}"
-            raise TaskFailed(spec.name, f"{message}\n{stderr}" if stderr else message)
-        return cpu
+            raise TaskFailed(spec.name, f"{message}\n{stderr}" if stderr else message, printed)
+        return TaskRun(cpu, printed)

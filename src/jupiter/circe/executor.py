@@ -35,6 +35,7 @@ from jupiter.api.models import MAX_MESSAGE_CHARS, Deployment, FailureEvent
 from jupiter.app.runner import TaskFailed as TaskRunFailed
 from jupiter.app.runner import TaskRunner, retry_delay
 from jupiter.app.spec import App
+from jupiter.circe.metrics import ExecutorMetrics
 from jupiter.circe.monitor import Monitor
 from jupiter.circe.state import (
     HOME,
@@ -57,6 +58,7 @@ from jupiter.circe.state import (
     TaskStarted,
 )
 from jupiter.circe.store import DataStore
+from jupiter.circe.tasklogs import TaskLogStore
 from jupiter.circe.transfer import TransferError, send_file
 from jupiter.cluster.compute import emulated_compute
 from jupiter.cluster.conditions import Slowdowns
@@ -93,6 +95,7 @@ class Executor:
         clock: Callable[[], float] = time.time,
         nic: Nic | None = None,
         send_window: int = SEND_WINDOW,
+        metrics: ExecutorMetrics | None = None,
     ) -> None:
         self.node = node
         self.app = app
@@ -102,6 +105,10 @@ class Executor:
         self.session = session
         self.auth = auth
         self.state = ExecutorState(node, app, slots, send_window)
+        # Served at GET /metrics; what each task run printed, at GET /circe/logs.
+        self.metrics = metrics if metrics is not None else ExecutorMetrics()
+        self.metrics.watch(self.state)
+        self.task_logs = TaskLogStore(node)
         self._clock = clock
         self._host_path = host_path
         # This node's NIC: its egress paces every link out of here, its ingress what comes in.
@@ -243,6 +250,10 @@ class Executor:
             outcome = TaskFailed(task, input_id, message, self._clock())
         else:
             outcome = TaskFinished(task, input_id, output_bytes, self._clock())
+        if isinstance(outcome, TaskFinished):
+            self.metrics.tasks_run.labels(task).inc()
+        else:
+            self.metrics.task_failures.labels(task).inc()
         self._apply(outcome)
 
     async def _run_task(self, task: str, input_id: int) -> int:
@@ -275,7 +286,14 @@ class Executor:
         output = self.store.path(input_id, task)
         output.parent.mkdir(parents=True, exist_ok=True)
         began = time.perf_counter()
-        cpu = await self.runner.run(task, inputs, output)
+        try:
+            run = await self.runner.run_with_output(task, inputs, output)
+        except TaskRunFailed as failure:
+            if failure.output is not None:
+                self.task_logs.keep(task, input_id, failure.output, failed=True)
+            raise
+        self.task_logs.keep(task, input_id, run.output)
+        cpu = run.cpu
         if not output.exists():
             raise TaskRunFailed(task, f"task {task} wrote no output file")
         self.monitor.used_cpu(task, input_id, cpu)
@@ -304,7 +322,9 @@ class Executor:
         url = base + paths.fill(paths.CIRCE_DATA, input_id=input_id, producer=producer)
         path = self.store.path(input_id, producer)
         outcome: Event
+        began = time.perf_counter()
         try:
+            size = path.stat().st_size
             await send_file(
                 self.session,
                 url,
@@ -325,6 +345,10 @@ class Executor:
             outcome = SendFailed(destination, input_id, producer, message, self._clock())
         else:
             outcome = SendSucceeded(destination, input_id, producer, self._clock())
+            self.metrics.bytes_sent.labels(destination).inc(size)
+            self.metrics.transfer_seconds.labels(destination).observe(time.perf_counter() - began)
+        if isinstance(outcome, SendFailed):
+            self.metrics.send_failures.labels(destination).inc()
         self._apply(outcome)
 
     def _emulator(self, destination: str) -> LinkEmulator:

@@ -57,6 +57,10 @@ def circe_routes(executor: Executor, max_body_bytes: int) -> list[web.RouteDef]:
         records = [*executor.monitor.snapshot(), *unsent]
         return answer(Stats.model_validate({"node": executor.node, "records": records}))
 
+    async def logs(request: web.Request) -> web.Response:
+        # What each task run here printed, released inputs' runs too (circe/tasklogs.py).
+        return answer(executor.task_logs.snapshot())
+
     async def status(request: web.Request) -> web.Response:
         counts = executor.monitor.counts()
         return answer(
@@ -69,4 +73,5 @@ def circe_routes(executor: Executor, max_body_bytes: int) -> list[web.RouteDef]:
         web.put(paths.CIRCE_INJECT, inject),
         web.get(paths.CIRCE_STATS, stats),
         web.get(paths.CIRCE_STATUS, status),
+        web.get(paths.CIRCE_LOGS, logs),
     ]

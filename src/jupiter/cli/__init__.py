@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "profile": "jupiter.cli.profile:profile_command",
     "generate-app": "jupiter.cli.generate:generate_app_command",
     "import-wfcommons": "jupiter.cli.generate:import_wfcommons_command",
+    "logs": "jupiter.cli.logs:logs_command",
 }
 
 

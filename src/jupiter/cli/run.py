@@ -33,6 +33,7 @@ from jupiter.profiler.sizes import parse_sizes
 from jupiter.progress import Progress
 from jupiter.report.html import write_html_report
 from jupiter.report.report import build_report, print_summary, write_report
+from jupiter.report.tasklogs import TASK_LOGS_DIR, write_task_logs
 
 DEMO_APP = "anomaly-detection"
 FORCE_OPTION = click.option(
@@ -117,7 +118,10 @@ def report_run(
     out.print(f"outputs: {result.out_dir}")
     if report_dir is not None:
         write_report(report, report_dir)
+        # Before the page, which links them.
+        write_task_logs(result.task_logs, report_dir)
         out.print(f"report: {write_html_report(report, report_dir)} (and report.json)")
+        out.print(f"task logs: {report_dir / TASK_LOGS_DIR} (jupiter logs {report_dir} TASK)")
 
 
 def run_options(function: click.decorators.FC) -> click.decorators.FC:

@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from jupiter.agent.auth import auth_headers
+from jupiter.agent.metrics import metrics_route, with_process_metrics
 from jupiter.agent.server import serving
 from jupiter.api import paths
 from jupiter.api.models import (
@@ -35,6 +36,7 @@ from jupiter.circe.transfer import receive_file
 from jupiter.controller.conditions import ConditionControl, condition_routes
 from jupiter.controller.deliveries import Deliveries
 from jupiter.controller.latch import RunLatch
+from jupiter.controller.metrics import home_registry
 from jupiter.controller.registry import AgentRegistry
 from jupiter.profiler.live import refreshed_profile
 from jupiter.profiler.model import Profile
@@ -74,6 +76,8 @@ class HomeState:
         self.on_behind: Callable[[str], None] = lambda node: None
         # Final per-(task, input) records that agents sent home with their heartbeats.
         self.records: list[dict[str, Any]] = []
+        # Inputs the stream injected so far (GET /metrics).
+        self.inputs_injected = 0
         # Slowdowns set mid-run (POST /home/emulation, cluster.yaml events), passed to agents.
         self.conditions = ConditionControl(lambda: self.registry.urls)
 
@@ -151,6 +155,7 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
         web.post(paths.HOME_EVENT, event),
         web.post(paths.HOME_HEARTBEAT, heartbeat),
         web.get(paths.HOME_PROFILE, profile),
+        metrics_route(with_process_metrics(home_registry(state))),
         *condition_routes(state.conditions),
     ]
 

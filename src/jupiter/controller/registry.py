@@ -115,6 +115,11 @@ class AgentRegistry:
             if node not in self.lost:
                 self.last_seen[node] = now
 
+    def ages(self) -> dict[str, float]:
+        """Seconds since each agent was last heard from (lost ones too), on this clock."""
+        now = self._clock()
+        return {node: now - seen for node, seen in self.last_seen.items()}
+
     def alive(self) -> list[str]:
         return [node for node in self.urls if node not in self.lost]
 

@@ -26,6 +26,7 @@ from jupiter.agent.auth import auth_headers, new_token
 from jupiter.api import paths
 from jupiter.api.client import AgentClient, CallFailed
 from jupiter.api.models import Deployment
+from jupiter.api.tasklogs import TaskLog
 from jupiter.app.document import parse_limits
 from jupiter.app.spec import App, load_app
 from jupiter.background import background
@@ -44,6 +45,7 @@ from jupiter.controller.registry import (
     heartbeat_interval,
     heartbeat_timeout,
 )
+from jupiter.controller.tasklogs import gather_task_logs
 from jupiter.controller.watchdog import watch_heartbeats
 from jupiter.controller.workdirs import make_work_dir, remove_stale_work_dirs
 from jupiter.errors import RunError, SpecError
@@ -173,6 +175,8 @@ class RunResult:
     stream_prediction: StreamPrediction | None = None
     # The emulation's estimated CPU demand on this host (emulated runs that got to mapping).
     cpu_demand: CpuDemand | None = None
+    # What each task run printed, fetched from the live agents at the end (--report DIR/logs/).
+    task_logs: list[TaskLog] = field(default_factory=list)
 
     @property
     def makespans(self) -> dict[int, float]:
@@ -462,6 +466,7 @@ async def _run_phases(
                     context, options, schedule, seen.injected_at, built.problem, mapper
                 )
                 stats = await gather_stats(context)
+            task_logs = await gather_task_logs(context.session, _alive(context), context.auth)
         except BaseException:
             # Before teardown, while the agents may still answer for their records.
             seen.result = await _partial(context, seen)
@@ -474,6 +479,7 @@ async def _run_phases(
             )
         result.stream_prediction = seen.stream_prediction
         result.cpu_demand = seen.cpu_demand
+        result.task_logs = task_logs
     return result
 
 
@@ -486,6 +492,10 @@ async def _partial(context: RunContext, seen: _Observed) -> RunResult:
         # A lost or hung agent is often why the run failed; its records are then lost too.
         log.warning("the failed run's report has no task records: %s", error)
     result = collect_result(context, seen.built, seen.schedule, seen.injected_at, stats)
+    # What the tasks printed is often why the run failed.
+    result.task_logs = await gather_task_logs(
+        context.session, _alive(context), context.auth, PARTIAL_STATS_TIMEOUT_S
+    )
     result.profile = seen.profile
     result.stream_prediction = seen.stream_prediction
     result.cpu_demand = seen.cpu_demand
@@ -609,6 +619,7 @@ async def _stream(context: RunContext, options: RunOptions, injected_at: dict[in
         await _wait_for_room(context, options, input_id)
         injected_at[input_id] = time.time()
         await asyncio.gather(*(_inject(context, source, input_id) for source in app.sources))
+        state.inputs_injected += 1
         progress.advance(sum(state.deliveries.done(k) for k in injected_at))
         if options.interval > 0 and input_id + 1 < options.inputs:
             # An emulated wait: K times as long on the host under time dilation K.
@@ -673,6 +684,11 @@ async def gather_stats(context: RunContext) -> list[dict[str, Any]]:
     return sorted(
         unique.values(), key=lambda r: (r["input_id"], r["start"] or 0.0, r["task"], r["node"])
     )
+
+
+def _alive(context: RunContext) -> dict[str, str]:
+    registry = context.state.registry
+    return {node: registry.urls[node] for node in registry.alive()}
 
 
 def _save_logs(backend: Backend, logs_dir: Path) -> None:

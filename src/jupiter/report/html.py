@@ -11,6 +11,7 @@ from pathlib import Path
 
 from jupiter.report.emulation import emulation_line
 from jupiter.report.model import InputBreakdown, Report, TaskStats, Throughput
+from jupiter.report.tasklogs import load_index, logs_section
 
 ROW_HEIGHT = 22
 LABEL_WIDTH = 90
@@ -20,7 +21,13 @@ CHART_WIDTH = 900
 def write_html_report(report: Report, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "report.html"
-    path.write_text(render(report))
+    page = render(report)
+    # The task logs written beside it (report/tasklogs.py), linked at the end of the page.
+    index = load_index(directory)
+    if index is not None:
+        head, body_end, tail = page.rpartition("</body>")
+        page = f"{head}{logs_section(index)}\n{body_end}{tail}" if body_end else page
+    path.write_text(page)
     return path
 
 
