@@ -23,6 +23,7 @@ from jupiter.cli.tokens import read_token_file
 from jupiter.cluster.spec import Cluster, load_cluster
 from jupiter.controller.deliveries import OnError
 from jupiter.controller.run import RunOptions, RunResult, partial_result, run
+from jupiter.controller.run_file import DEFAULT_RUN_FILE
 from jupiter.errors import RunError, SpecError
 from jupiter.k8s.settings import RunSettings
 from jupiter.logs import DEFAULT_LEVEL, LEVELS, configure
@@ -256,6 +257,15 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
     "emulated nodes' CPU fits its cores; auto: K from the mapping's CPU demand. Every "
     "figure is reported in emulated time (docs/emulation.md).",
 )
+@click.option(
+    "--control",
+    "control_file",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_RUN_FILE,
+    show_default=True,
+    help="While running, write the home's URL and token here (mode 600) for `jupiter "
+    "emulate`; removed at the end.",
+)
 def run_command(
     app: Path,
     nodes: int | None,
@@ -286,6 +296,7 @@ def run_command(
     home_address: str | None,
     recovery: bool,
     time_dilation: str,
+    control_file: Path,
     config_file: Path | None,
     no_config: bool,
     dry_run: bool,
@@ -404,6 +415,7 @@ def run_command(
         profile_settings=ProfileSettings(timeout=profile_timeout),
         profile_cache=profile_cache,
         time_dilation=dilation,
+        control_file=control_file,
     )
     options = apply_file_settings(options, settings)
     if chosen_sizes is not None:  # the flag wins over jupiter.yaml's profiler.sizes

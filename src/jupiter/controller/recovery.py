@@ -58,6 +58,10 @@ class EpochChange:
     moved: dict[str, tuple[str, str]]  # task -> (old node, new node)
     in_flight: list[int] = field(default_factory=list)
     reinjected: list[int] = field(default_factory=list)
+    # What started it: a lost agent (recovery), or the task controller (lazy, active).
+    trigger: str = "recovery"
+    # The controller's predicted makespan gain of the new mapping (None for a recovery).
+    predicted_gain: float | None = None
 
 
 class Recovery:
@@ -82,6 +86,8 @@ class Recovery:
         self._injected = injected
         self.changes: list[EpochChange] = []
         self._queue: asyncio.Queue[Lost] = asyncio.Queue()
+        # One mapping change at a time, whoever asks for it (a loss, or the controller).
+        self._changing = asyncio.Lock()
         self._catching_up: set[str] = set()
 
     # -- what the home reports ---------------------------------------------------------------
@@ -110,7 +116,8 @@ class Recovery:
             while not self._queue.empty():
                 losses.append(self._queue.get_nowait())
             try:
-                await self._recover(losses)
+                async with self._changing:
+                    await self._recover(losses)
             except RunError as error:
                 self.state.latch.fail(str(error))
             except Exception as error:
@@ -177,6 +184,53 @@ class Recovery:
         if sources:
             change.reinjected = in_flight
             await asyncio.gather(*(self._inject(s, k) for k in in_flight for s in sources))
+
+    async def adopt(
+        self, mapping: dict[str, str], trigger: str, reason: str, gain: float
+    ) -> EpochChange | None:
+        """The task controller's new mapping for live agents, as the next epoch; None if it
+        moves nothing. In-flight inputs follow it as after a loss: outputs already made are
+        resent where the new mapping needs them, and the home keeps first copies."""
+        async with self._changing:
+            current = self.state.deployment
+            assert current is not None, "the controller starts after dispatch"
+            moved = {
+                t: (current.mapping[t], n) for t, n in mapping.items() if current.mapping[t] != n
+            }
+            if not moved:
+                return None
+            began = time.monotonic()
+            gone = set(self.state.registry.lost)
+            addresses = {n: url for n, url in self.state.registry.urls.items() if n not in gone}
+            deployment = Deployment(
+                mapping=mapping,
+                addresses={**addresses, HOME: self._home_url},
+                epoch=current.epoch + 1,
+            )
+            self.state.deployment = deployment
+            agents = self._agents()
+            await asyncio.gather(
+                *(self._push(agents, node, deployment) for node in addresses if node in agents.urls)
+            )
+            now = time.time()
+            change = EpochChange(
+                epoch=deployment.epoch,
+                at=now,
+                decided_at=now,
+                reason=reason,
+                lost=[],
+                detection_s=0.0,
+                remap_s=time.monotonic() - began,
+                moved=moved,
+                in_flight=[k for k in self._injected() if not self.state.deliveries.done(k)],
+                trigger=trigger,
+                predicted_gain=gain,
+            )
+            self.changes.append(change)
+            log.warning(
+                "epoch %d (%s): %s; moved %d tasks", deployment.epoch, trigger, reason, len(moved)
+            )
+            return change
 
     async def _push(self, agents: AgentClient, node: str, deployment: Deployment) -> None:
         try:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import secrets
 import shutil
 import time
@@ -35,6 +36,7 @@ from jupiter.circe.transfer import TransferError, send_file
 from jupiter.cluster.emulator import LinkEmulator
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch, Backend
+from jupiter.controller.conditions import AppliedChange, apply_schedule
 from jupiter.controller.deliveries import FailedInput, OnError
 from jupiter.controller.home import NO_PROFILE, HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
@@ -45,6 +47,8 @@ from jupiter.controller.registry import (
     heartbeat_interval,
     heartbeat_timeout,
 )
+from jupiter.controller.run_file import RunFile, published
+from jupiter.controller.task_controller import TaskController
 from jupiter.controller.tasklogs import gather_task_logs
 from jupiter.controller.watchdog import watch_heartbeats
 from jupiter.controller.workdirs import make_work_dir, remove_stale_work_dirs
@@ -135,6 +139,9 @@ class RunOptions:
     # host's; "auto" picks K from the mapping's CPU demand and this host's cores. Emulation
     # only. With K > 1, `interval` and `timeout` are emulated seconds (K times as long here).
     time_dilation: float | Literal["auto"] = 1.0
+    # Where the run publishes its home's URL, id and token while it runs, for `jupiter
+    # emulate` (controller/run_file.py); None: nowhere.
+    control_file: Path | None = None
     # The mapper's own keyword parameters (jupiter.yaml `mapper: parameters:`).
     mapper_parameters: dict[str, Any] = field(default_factory=dict)
     # The task controller and the execution model (jupiter.yaml); planning/settings.py.
@@ -177,6 +184,8 @@ class RunResult:
     cpu_demand: CpuDemand | None = None
     # What each task run printed, fetched from the live agents at the end (--report DIR/logs/).
     task_logs: list[TaskLog] = field(default_factory=list)
+    # Changes of emulated conditions applied during the run (controller/conditions.py).
+    conditions: list[AppliedChange] = field(default_factory=list)
 
     @property
     def makespans(self) -> dict[int, float]:
@@ -280,6 +289,7 @@ async def deployed_agents(
                 )
             )
             state.profiles.session = session
+            state.conditions.session = session
             context = RunContext(
                 run_id=run_id,
                 token=token,
@@ -364,6 +374,8 @@ def prepare_run(options: RunOptions) -> tuple[RunOptions, App, Mapper, BuiltProb
     given profile or the app's estimates."""
     if options.inputs < 1:
         raise SpecError(None, "--inputs", "must be at least 1")
+    if options.cluster.events and not options.cluster.emulate:
+        raise SpecError(None, "events", "changing conditions needs emulation (not --no-emulation)")
     check_available(options.controller, options.execution_model)
     app = load_app(options.app, parse_limits(options.task_timeout, options.retries))
     cluster = options.cluster
@@ -423,26 +435,29 @@ async def _run_phases(
 ) -> RunResult:
     cluster = options.cluster
     built = seen.built
-    async with deployed_agents(
-        app,
-        cluster,
-        options.backend,
-        run_id=options.run_id,
-        token=options.token,
-        out_dir=options.out_dir,
-        home_bind=options.home_bind,
-        home_port=options.home_port,
-        home_url=options.home_url,
-        register_timeout=options.register_timeout,
-        keep_work_dir=options.keep_work_dir,
-        timer=timer,
-        progress=progress,
-        log_level=options.log_level,
-        logs_dir=options.logs_dir,
-        profile=options.profile,
-        profiling=options.profiling,
-        heartbeat_timeout_s=options.heartbeat_timeout,
-    ) as context:
+    async with (
+        deployed_agents(
+            app,
+            cluster,
+            options.backend,
+            run_id=options.run_id,
+            token=options.token,
+            out_dir=options.out_dir,
+            home_bind=options.home_bind,
+            home_port=options.home_port,
+            home_url=options.home_url,
+            register_timeout=options.register_timeout,
+            keep_work_dir=options.keep_work_dir,
+            timer=timer,
+            progress=progress,
+            log_level=options.log_level,
+            logs_dir=options.logs_dir,
+            profile=options.profile,
+            profiling=options.profiling,
+            heartbeat_timeout_s=options.heartbeat_timeout,
+        ) as context,
+        _published(options, context),
+    ):
         try:
             with timer.phase("profile"):
                 profile = seen.profile = await profile_phase(context, options, built)
@@ -481,6 +496,19 @@ async def _run_phases(
         result.cpu_demand = seen.cpu_demand
         result.task_logs = task_logs
     return result
+
+
+@contextlib.asynccontextmanager
+async def _published(options: RunOptions, context: RunContext) -> AsyncIterator[None]:
+    """The run file (`options.control_file`), present while the agents are up."""
+    if options.control_file is None:
+        yield
+        return
+    run_file = RunFile(
+        home_url=context.home_url, run_id=context.run_id, token=context.token, pid=os.getpid()
+    )
+    with published(options.control_file, run_file):
+        yield
 
 
 async def _partial(context: RunContext, seen: _Observed) -> RunResult:
@@ -597,10 +625,35 @@ async def stream_phase(
             stack.callback(setattr, context, "recovery", None)
             task = background(recovery.run(), "recovery")
             stack.callback(task.cancel)
+            if options.controller.mode != "none" and problem is not None and mapper is not None:
+                controller = TaskController(
+                    options.controller,
+                    context.state,
+                    problem,
+                    mapper,
+                    recovery,
+                    injected_at,
+                    schedule.makespan,
+                )
+                steering = background(controller.run(), "the task controller")
+                stack.callback(steering.cancel)
             stack.callback(context.changes.extend, recovery.changes)
         if options.on_stream is not None:
             observer = background(options.on_stream(context), "the stream's observer")
             stack.callback(observer.cancel)
+        conditions = context.state.conditions
+        conditions.stream_started = time.time()
+        if context.cluster.events:
+            schedule_task = background(
+                apply_schedule(
+                    conditions,
+                    context.cluster.events,
+                    context.cluster.dilation,
+                    context.state.latch,
+                ),
+                "the cluster's events",
+            )
+            stack.callback(schedule_task.cancel)
         await _stream(context, options, injected_at)
     return injected_at
 
@@ -665,6 +718,7 @@ def collect_result(
         status="failed" if failed else "completed",
         error=f"{len(failed)} of {len(injected_at)} inputs failed" if failed else None,
         recovery=list(context.changes),
+        conditions=list(context.state.conditions.applied),
     )
 
 

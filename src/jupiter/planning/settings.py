@@ -1,9 +1,9 @@
 """Run settings shared by the configuration file (cli/config.py) and the run (controller/):
 the task controller's section, the execution model, and a mapper's parameters.
 
-The task controller and the `mapped` execution model are not built yet: their settings are
-validated and carried, and `check_available` refuses them with one line, so that a
-jupiter.yaml written for them fails before anything starts instead of being half-honoured.
+The `mapped` execution model is not built yet: its setting is validated and carried, and
+`check_available` refuses it with one line, so that a jupiter.yaml written for it fails
+before anything starts instead of being half-honoured.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from jupiter.mapper.registry import Mapper
 ControllerMode = Literal["none", "lazy", "active"]
 ExecutionModel = Literal["all", "mapped"]
 
-AVAILABLE_CONTROLLERS: tuple[ControllerMode, ...] = ("none",)
+AVAILABLE_CONTROLLERS: tuple[ControllerMode, ...] = ("none", "lazy", "active")
 AVAILABLE_EXECUTION_MODELS: tuple[ExecutionModel, ...] = ("all",)
 
 # The keywords every built-in mapper takes for a partial schedule: the run's, not the user's.

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jupiter.errors import SpecError
 from jupiter.profiler.model import Profile
-from jupiter.specfile import read_spec_text
+from jupiter.specfile import MAX_DOCUMENT_BYTES, read_spec_text
 
 REPORT_VERSION = 1
 
@@ -117,6 +117,25 @@ class EpochRecord(Part):
     )
     reinjected: list[int] = Field(
         description="Inputs injected again, at the new node of a source that moved."
+    )
+    trigger: Literal["recovery", "lazy", "active"] = Field(
+        default="recovery",
+        description="What started it: a lost agent (recovery), or the task controller "
+        "(lazy: makespans drifted; active: a periodic re-mapping that predicted a gain).",
+    )
+    predicted_gain: float | None = Field(
+        default=None,
+        description="The task controller's predicted makespan gain of the new mapping, as a "
+        "fraction (0.4: 40% less); null for a recovery.",
+    )
+    makespan_before: float | None = Field(
+        default=None,
+        description="The measured effect: mean makespan of the inputs completed in the 10 s "
+        "before the change (null if none).",
+    )
+    makespan_after: float | None = Field(
+        default=None,
+        description="Mean makespan of the inputs injected after the change (null if none).",
     )
 
 
@@ -469,7 +488,7 @@ def parse_report(document: Any, source: str | Path) -> Report:
 
 
 def load_report(path: str | Path) -> Report:
-    text = read_spec_text(path)
+    text = read_spec_text(path, MAX_DOCUMENT_BYTES)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:

@@ -118,6 +118,9 @@ def build_report(result: RunResult, mapper: str) -> Report:
                     },
                     in_flight=c.in_flight,
                     reinjected=c.reinjected,
+                    trigger=c.trigger,
+                    predicted_gain=c.predicted_gain,
+                    **_effect(result, c.at),
                 )
                 for c in result.recovery
             ],
@@ -146,6 +149,17 @@ def build_report(result: RunResult, mapper: str) -> Report:
         # The executors' records came as JSON from /circe/stats: checked against the contract.
         stats=[TaskStats.model_validate(record) for record in result.stats],
     )
+
+
+def _effect(result: RunResult, at: float) -> dict[str, float | None]:
+    """Mean makespans just before a mapping change and after it: its measured effect."""
+    spans = result.makespans
+    before = [m for k, m in spans.items() if at - 10.0 <= result.completed_at[k] < at]
+    after = [m for k, m in spans.items() if result.injected_at[k] > at]
+    return {
+        "makespan_before": statistics.fmean(before) if before else None,
+        "makespan_after": statistics.fmean(after) if after else None,
+    }
 
 
 def throughput(injected_at: dict[int, float], completed_at: dict[int, float]) -> Throughput:
@@ -215,6 +229,15 @@ def print_summary(report: Report, console: Console) -> None:
 def print_recovery(report: Report, console: Console) -> None:
     """Each re-mapping in one line: what was lost, how fast, what moved and what replayed."""
     for epoch in report.recovery.epochs:
+        if epoch.trigger != "recovery":
+            gain = epoch.predicted_gain or 0.0
+            console.print(
+                f"controller ({epoch.trigger}): epoch {epoch.epoch}: moved {len(epoch.moved)} "
+                f"tasks, predicted {gain:.0%} less makespan; {epoch.reason}",
+                markup=False,
+                highlight=False,
+            )
+            continue
         console.print(
             f"recovery: epoch {epoch.epoch}: {epoch.reason}; detected in "
             f"{epoch.detection_s:.2f} s, re-mapped in {epoch.remap_s * 1000:.0f} ms; moved "
