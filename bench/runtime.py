@@ -1,7 +1,8 @@
 """Runtime benchmark: `python bench/runtime.py` prints each figure beside its target.
 
 1. per-hop dispatch overhead on a 20-task chain, emulator off (target <= 5 ms a hop)
-2. 256 MiB transfer between two agents vs a plain socket copy on loopback (target >= 0.5x)
+2. 256 MiB transfer between two agents, emulator off, no TLS, vs a plain socket copy on
+   loopback (target >= 0.8x)
 3. start-up of 106 agents (target <= 15 s) and their memory (target <= 60 MiB each)
 4. measured over predicted makespan, 30-task app on 16 emulated nodes (target <= 1.15)
 
@@ -21,9 +22,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+import xxhash
 import yaml
 from rich.console import Console
 from rich.table import Table
@@ -145,7 +148,7 @@ def agent_throughput(tmp: Path, size: int) -> float:
 def socket_throughput(tmp: Path, size: int, verified: bool = False) -> float:
     """A plain TCP copy on loopback: sendfile on one side, read-and-write-to-disk on the other.
 
-    `verified` adds what the agents must add and nothing else: sha256 of the file on the
+    `verified` adds what the agents must add and nothing else: xxh3-128 of the file on the
     sending side (a thread, alongside sendfile) and of the bytes read on the receiving side.
     It is the best a verified copy can do here, the floor under the agents' figure.
     """
@@ -159,7 +162,7 @@ def socket_throughput(tmp: Path, size: int, verified: bool = False) -> float:
         digests: list[bytes] = []
 
         def receive(server: socket.socket = server, digests: list[bytes] = digests) -> None:
-            digest = hashlib.sha256()
+            digest = xxhash.xxh3_128()
             connection, _ = server.accept()
             with connection, (tmp / "received.bin").open("wb") as out:
                 while chunk := connection.recv(1024 * 1024):
@@ -169,7 +172,7 @@ def socket_throughput(tmp: Path, size: int, verified: bool = False) -> float:
             digests.append(digest.digest())
 
         def hash_source(digests: list[bytes] = digests) -> None:
-            digests.append(hashlib.sha256(source.read_bytes()).digest())
+            digests.append(xxhash.xxh3_128_digest(source.read_bytes()))
 
         (tmp / "received.bin").unlink(missing_ok=True)
         receiver = threading.Thread(target=receive)
@@ -190,11 +193,15 @@ def socket_throughput(tmp: Path, size: int, verified: bool = False) -> float:
     return size / best
 
 
-def sha256_rate(size: int) -> float:
+def hash_rate(size: int, digest: Callable[[bytes], bytes]) -> float:
+    """Bytes a second one core hashes with `digest` (best of three)."""
     data = os.urandom(size)
-    began = time.perf_counter()
-    hashlib.sha256(data).digest()
-    return size / (time.perf_counter() - began)
+    best = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        digest(data)
+        best = min(best, time.perf_counter() - began)
+    return size / best
 
 
 # -- 3. start-up and memory ----------------------------------------------------------------
@@ -318,26 +325,27 @@ def main() -> None:
         plain = socket_throughput(tmp, size)
         verified = socket_throughput(tmp, size, verified=True)
         row(
-            f"{args.mib} MiB agent -> agent (sha256 both ends)",
+            f"{args.mib} MiB agent -> agent, emulator off, no TLS (xxh3-128 both ends)",
             f"{agents / MIB:.0f} MiB/s vs plain socket {plain / MIB:.0f} MiB/s "
             f"= {agents / plain:.2f}x",
-            ">= 0.5x",
-            agents / plain >= 0.5,
+            ">= 0.8x",
+            agents / plain >= 0.8,
         )
         table.add_row(
-            "  context: plain socket + sha256 both ends",
+            "  context: plain socket + xxh3-128 both ends (the floor under the agents)",
             f"{verified / MIB:.0f} MiB/s = {verified / plain:.2f}x plain; "
             f"agents reach {agents / verified:.2f}x of it",
             "",
             "",
         )
-        # Why the ratio is what it is: both ends must hash every byte, on the same two cores
-        # that also copy it, so sha256's own speed bounds a verified transfer here.
-        hashing = sha256_rate(64 * MIB)
+        # Why integrity no longer bounds the ratio: both ends hash every byte, on the same
+        # two cores that also copy it; xxh3 hashes far faster than loopback copies.
+        xxh3 = hash_rate(64 * MIB, xxhash.xxh3_128_digest)
+        sha256 = hash_rate(64 * MIB, lambda data: hashlib.sha256(data).digest())
         table.add_row(
-            "  context: sha256 on one core",
-            f"{hashing / MIB:.0f} MiB/s; sender + receiver hashing alone cap a verified "
-            f"transfer near {hashing / MIB:.0f} MiB/s on 2 cores",
+            "  context: xxh3-128 on one core",
+            f"{xxh3 / MIB:.0f} MiB/s ({xxh3 / sha256:.0f}x sha256's {sha256 / MIB:.0f} MiB/s, "
+            f"which capped a verified transfer near {sha256 / MIB:.0f} MiB/s on 2 cores)",
             "",
             "",
         )
@@ -365,7 +373,7 @@ def main() -> None:
     console.print(table)
     console.print(
         f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
-        f"sha256 self-test {hashlib.sha256(b'').hexdigest()[:8]}"
+        f"xxhash {xxhash.VERSION} (xxHash {xxhash.XXHASH_VERSION})"
     )
 
 

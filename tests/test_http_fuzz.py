@@ -150,7 +150,7 @@ def hand_picked(token: str) -> list[tuple[bytes, bool, bool]]:
     good = auth_line("good", token)
     probe = "/profiler/network/probe/n00"
     deploy = paths.CIRCE_DEPLOY
-    digest = b"X-Jupiter-Digest: sha256-trailer\r\n"
+    digest = b"X-Jupiter-Digest: xxh3-128-trailer\r\n"
     picked: list[tuple[bytes, bool]] = [
         # Absurd or lying sizes on the streamed endpoints.
         (request_bytes("PUT", probe, good, b"x" * 100, digest, declared=10**18), False),
@@ -214,7 +214,7 @@ def random_requests(token: str, count: int, seed: int) -> list[tuple[bytes, bool
             kind = "none"
         extra = b""
         if rng.random() < 0.2:
-            extra += b"X-Jupiter-Digest: sha256-trailer\r\n"
+            extra += b"X-Jupiter-Digest: xxh3-128-trailer\r\n"
         if rng.random() < 0.1:
             extra += b"Content-Encoding: " + rng.choice([b"gzip", b"br", b"x\xff"]) + b"\r\n"
         if rng.random() < 0.1:

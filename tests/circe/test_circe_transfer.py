@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import random
 from collections.abc import AsyncIterator
@@ -14,10 +13,12 @@ import pytest
 from aiohttp import web
 
 from jupiter.agent.server import serving
+from jupiter.circe import transfer
 from jupiter.circe.transfer import (
     DIGEST_HEADER,
     DIGEST_SCHEME,
     TransferError,
+    payload_digest,
     receive_file,
     receive_paced,
     send_file,
@@ -56,7 +57,7 @@ def test_files_of_every_size_arrive_intact(tmp_path: Path, size: int) -> None:
 
 def test_trailer_split_across_tiny_chunks_is_reassembled(tmp_path: Path) -> None:
     data = os.urandom(70_000)
-    body = data + hashlib.sha256(data).digest()
+    body = data + payload_digest(data)
     rng = random.Random(7)
 
     async def pieces() -> AsyncIterator[bytes]:
@@ -97,7 +98,7 @@ def test_a_large_body_is_checked_whether_streamed_or_declared(
     (chunked, length unknown) is hashed as it comes; either way one flipped byte in the
     middle of 7 MiB is caught and no partial file is left behind."""
     data = os.urandom(7 * 1024 * 1024 + 13)
-    body = bytearray(data + hashlib.sha256(data).digest())
+    body = bytearray(data + payload_digest(data))
     if damage:
         body[len(body) // 2] ^= 0xFF
     rng = random.Random(11)
@@ -199,3 +200,70 @@ def test_a_receiver_s_nic_paces_the_body_and_its_hold_is_not_the_host_s_tail(
     assert all(h > 0.1 for h in held), held
     # What the host path learnt is this host's own tail, not the 100+ ms the NIC held.
     assert 0 < host.head_start < 0.1, host.head_start
+
+
+def test_a_damaged_body_is_refused_and_sent_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path end to end: the first attempt's trailer does not match what went over
+    the socket (a byte flipped before hashing, as a bad disk read would), the receiver
+    answers 422 and keeps nothing, and send_file sends again; the second copy verifies."""
+    data = os.urandom(3 * 1024 * 1024 + 1)
+    (tmp_path / "out.bin").write_bytes(data)
+    digests: list[bytes] = []
+    original = transfer.file_digest
+
+    def first_one_wrong(path: Path) -> bytes:
+        digest = original(path)
+        if not digests:
+            damaged = bytearray(data)
+            damaged[len(data) // 3] ^= 0x01
+            digest = payload_digest(bytes(damaged))
+        digests.append(digest)
+        return digest
+
+    monkeypatch.setattr(transfer, "file_digest", first_one_wrong)
+    answers: list[int] = []
+
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        async def trace(_: object, __: object, params: aiohttp.TraceRequestEndParams) -> None:
+            answers.append(params.response.status)
+
+        tracing = aiohttp.TraceConfig()
+        tracing.on_request_end.append(trace)
+        async with aiohttp.ClientSession(trace_configs=[tracing]) as traced:
+            await send_file(traced, f"{base}/r", tmp_path / "out.bin", LinkEmulator(None), AUTH)
+
+    asyncio.run(with_receiver(tmp_path, scenario))
+    assert answers == [422, 201]
+    assert digests[0] != digests[1] == payload_digest(data)
+    assert (tmp_path / "in" / "r").read_bytes() == data
+
+
+@pytest.mark.parametrize("size", [1000, 2 * 1024 * 1024])
+def test_only_a_body_read_from_the_socket_closes_its_connection(tmp_path: Path, size: int) -> None:
+    """A large declared body is read straight from the socket, after which aiohttp's parser
+    cannot go on with that connection: the answer says `Connection: close`, so the client
+    never sends its next request on it. A small body keeps the connection alive."""
+    data = os.urandom(size)
+    signed = data + payload_digest(data)
+    headers = {**AUTH, DIGEST_HEADER: DIGEST_SCHEME}
+    answers: list[str | None] = []
+
+    async def scenario(session: aiohttp.ClientSession, base: str) -> None:
+        for name in ("one", "two"):
+            async with session.put(f"{base}/{name}", data=signed, headers=headers) as response:
+                assert response.status == 201
+                answers.append(response.headers.get("Connection"))
+
+    asyncio.run(with_receiver(tmp_path, scenario))
+    large = size >= transfer.THREAD_MIN_BYTES
+    assert answers == (["close", "close"] if large else [None, None])
+    assert (tmp_path / "in" / "one").read_bytes() == (tmp_path / "in" / "two").read_bytes() == data
+
+
+def test_the_digest_is_xxh3_128_of_the_payload() -> None:
+    """The wire format's trailer, pinned: a receiver in another language must agree."""
+    assert DIGEST_SCHEME == "xxh3-128-trailer"
+    assert payload_digest(b"") == bytes.fromhex("99aa06d3014798d86001c324468d497f")
+    assert len(payload_digest(b"abc")) == transfer.DIGEST_BYTES == 16

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +12,7 @@ import aiohttp
 from jupiter.agent.auth import auth_headers, new_token
 from jupiter.app.spec import load_app
 from jupiter.backends.forked import ForkedAgents, loopback_address
-from jupiter.circe.transfer import DIGEST_HEADER, DIGEST_SCHEME
+from jupiter.circe.transfer import DIGEST_HEADER, DIGEST_SCHEME, payload_digest
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.home import HomeState, home_server
 
@@ -83,13 +82,13 @@ def test_damaged_and_oversized_bodies_are_refused(tmp_path: Path) -> None:
                 assert r.status == 200
             signed = {**auth, DIGEST_HEADER: DIGEST_SCHEME}
             payload = b"payload"
-            good = payload + hashlib.sha256(payload).digest()
-            damaged = b"paYload" + hashlib.sha256(payload).digest()
+            good = payload + payload_digest(payload)
+            damaged = b"paYload" + payload_digest(payload)
             for body, headers, status in [
                 (damaged, signed, 422),  # a flipped byte on the way
                 (payload[:5], signed, 422),  # shorter than a trailer: truncated
                 (good, auth, 400),  # no digest scheme declared
-                (b"x" * 2048 + hashlib.sha256(b"x" * 2048).digest(), signed, 413),
+                (b"x" * 2048 + payload_digest(b"x" * 2048), signed, 413),
             ]:
                 async with session.put(
                     f"{url}/circe/data/0/a", data=body, headers=headers

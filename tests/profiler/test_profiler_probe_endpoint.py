@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from profiler_scenarios import write_app
 
 from jupiter.app.spec import load_app
 from jupiter.backends.agents import local_agents
-from jupiter.circe.transfer import DIGEST_HEADER, DIGEST_SCHEME
+from jupiter.circe.transfer import DIGEST_HEADER, DIGEST_SCHEME, payload_digest
 from jupiter.cluster.spec import Cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_agent_survives")]
@@ -22,7 +21,7 @@ def test_probes_are_checked_and_bad_ones_refused(tmp_path: Path) -> None:
     app = load_app(write_app(tmp_path / "app", {"load": [], "work": ["load"]}))
     cluster = Cluster.default(2)
     payload = os.urandom(300_000)
-    good = payload + hashlib.sha256(payload).digest()
+    good = payload + payload_digest(payload)
     damaged = bytearray(good)
     damaged[1000] ^= 1
 

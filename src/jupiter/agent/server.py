@@ -35,6 +35,7 @@ from jupiter.background import background
 from jupiter.circe.executor import Executor
 from jupiter.circe.routes import circe_routes
 from jupiter.circe.store import DataStore
+from jupiter.circe.transfer import close_taken_connections
 from jupiter.cluster.emulator import HostPath
 from jupiter.cluster.nic import Nic
 from jupiter.cluster.spec import Cluster
@@ -53,7 +54,9 @@ async def serving(
 ) -> AsyncIterator[tuple[web.Application, int]]:
     """Serve `routes` behind the token check; yields the application and the bound port."""
     limits = limits or ServerLimits()
-    application = web.Application(middlewares=[token_middleware(token), refuse_encoded_bodies])
+    application = web.Application(
+        middlewares=[token_middleware(token), refuse_encoded_bodies, close_taken_connections]
+    )
     application.add_routes(routes)
     runner = web.AppRunner(
         application,

@@ -1,7 +1,7 @@
 """The network profiler on one agent: timed transfers to every peer, one fit per link.
 
 Probes take the path task data takes: `send_file` through this link's `LinkEmulator` to the
-peer's probe endpoint, which checks the sha256 and discards the bytes. The time from the
+peer's probe endpoint, which checks the digest and discards the bytes. The time from the
 first byte leaving to the peer's answer is one sample; the last `window` samples per link are
 fitted (see fit.py) after the first round and then every `refit_interval` seconds.
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import os
 import time
@@ -31,7 +30,13 @@ from aiohttp import web
 from jupiter.api import paths
 from jupiter.api.profiler import NetworkPlan
 from jupiter.background import background
-from jupiter.circe.transfer import SignedBody, TransferError, send_file
+from jupiter.circe.transfer import (
+    DIGEST_NAME,
+    SignedBody,
+    TransferError,
+    new_digest,
+    send_file,
+)
 from jupiter.cluster.emulator import HostPath, LinkEmulator
 from jupiter.cluster.spec import Cluster
 from jupiter.profiler.fit import fit_quadratic
@@ -269,7 +274,7 @@ class NetworkProfiler:
             return path
 
     async def absorb(self, request: web.Request, sender: str) -> int:
-        """Receive one probe from `sender`: its sha256 checked as for any data, then dropped.
+        """Receive one probe from `sender`: its digest checked as for any data, then dropped.
 
         Not written to disk: with a hundred agents on one machine, the first round is
         bound by CPU, and a file per probe would be a fifth of what a probe costs.
@@ -277,11 +282,11 @@ class NetworkProfiler:
         if sender not in self.cluster.node_names:
             raise web.HTTPNotFound(text=f"unknown node {sender!r}")
         body = SignedBody(request, self.max_body_bytes)
-        digest = hashlib.sha256()
+        digest = new_digest()
         async for piece in body.pieces():
             digest.update(piece)
         if not body.matches(digest.digest()):
-            raise web.HTTPUnprocessableEntity(text="sha256 mismatch")
+            raise web.HTTPUnprocessableEntity(text=f"{DIGEST_NAME} mismatch")
         return body.size
 
     # -- fits ------------------------------------------------------------------------------
