@@ -6,11 +6,13 @@ the rules that relate fields to each other live in validate.py.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from jupiter.app.locate import Loc, Locator, describe, suggest
 from jupiter.errors import SpecError
@@ -47,6 +49,70 @@ class TaskLimits(_Strict):
     retries: Retries | None = None
 
 
+# Memory sizes as Kubernetes writes them: binary (Ki, Mi, Gi, Ti) or decimal (k, M, G, T)
+# multiples of a byte; a bare whole number is bytes.
+MEMORY_UNITS = {
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+}
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]*)")
+# Below a mebibyte not even a shell starts; above this it is a unit mistake, not a limit.
+MIN_MEMORY_BYTES = 2**20
+MAX_MEMORY_BYTES = 2**46
+MAX_CPU_SECONDS = int(MAX_TIMEOUT_S)
+
+
+def memory_bytes(value: object) -> int:
+    """A memory size (`512Mi`, `2Gi`, `500M`, or whole bytes) in bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    else:
+        match = _MEMORY.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match is None or match.group(2) not in ("", *MEMORY_UNITS):
+            raise PydanticCustomError(
+                "memory_size",
+                "expected a size such as 512Mi or 2Gi (units Ki, Mi, Gi, Ti; k, M, G, T; "
+                "none for bytes), got {given}",
+                {"given": repr(value)},
+            )
+        size = int(float(match.group(1)) * MEMORY_UNITS.get(match.group(2), 1))
+    if not MIN_MEMORY_BYTES <= size <= MAX_MEMORY_BYTES:
+        raise PydanticCustomError(
+            "memory_range",
+            "must be between 1Mi and 64Ti, got {given}",
+            {"given": repr(value)},
+        )
+    return size
+
+
+def format_memory(size: int) -> str:
+    """`512 MiB`, `1 GiB`, `476.8 MiB`: how a limit is named in messages."""
+    if size % 2**30 == 0:
+        return f"{size // 2**30} GiB"
+    mib = size / 2**20
+    return f"{mib:g} MiB" if mib == int(mib) else f"{mib:.1f} MiB"
+
+
+class ResourcesDoc(_Strict):
+    """A task's limits on this machine, for every process of each run of it (local and
+    hosts backends; on Kubernetes the pod's limits apply). `memory`: writable memory
+    (RLIMIT_DATA), a size such as 512Mi; `cpu_seconds`: CPU time, whole seconds."""
+
+    memory: int | None = None
+    cpu_seconds: int | None = Field(default=None, ge=1, le=MAX_CPU_SECONDS)
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory_in_bytes(cls, value: object) -> int | None:
+        return None if value is None else memory_bytes(value)
+
+
 class TaskDoc(_Strict):
     """One entry under `tasks:`; its name is the mapping key."""
 
@@ -57,6 +123,7 @@ class TaskDoc(_Strict):
     node: str | None = Field(default=None, min_length=1)
     timeout: Timeout | None = None
     retries: Retries | None = None
+    resources: ResourcesDoc | None = None
 
 
 class SourceSpec(BaseModel):

@@ -7,7 +7,15 @@ agent's event loop. Stdlib only, so that the worker starts fast.
 Protocol: length-prefixed JSON frames. Requests arrive on the original stdin and replies
 leave on the original stdout; both are moved off fds 0 and 1 before any task runs. A reply
 is `{"ok": bool, "cpu": seconds}`: the CPU time the call used (this process's, every thread
-of it, plus the children it waited for), which the executor stretches by node speed.
+of it, plus the children it waited for), which the executor stretches by node speed, and
+`"exceeded": "memory"` when the call failed on its memory limit.
+
+A request may carry `"limits": {"memory": bytes, "cpu": seconds}` (app.yaml `resources:`).
+The worker is shared by the node's tasks, so it sets them around that one call, as soft
+rlimits on top of what it already holds (RLIMIT_DATA over its current writable memory,
+RLIMIT_CPU over its CPU time so far), and restores them after: a call gets its whole budget
+and the next call none of it. Past its memory the task's allocation fails (MemoryError);
+past its CPU time the kernel's SIGXCPU ends the worker, and the runner starts another.
 fd 2 points at a log file owned by the runner, and fd 1 at a second one (the third
 argument, an inherited descriptor; without it, at the log too): the worker empties both at
 the start of each call, and the runner reads the log's tail when a call fails or the worker
@@ -25,6 +33,7 @@ import faulthandler
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import resource
 import signal
@@ -94,25 +103,77 @@ def cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def run_one(request: dict[str, Any], modules: ModuleCache) -> tuple[bool, float]:
+def writable_bytes() -> int | None:
+    """This process's writable memory as RLIMIT_DATA counts it (VmData), if /proc says."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmData:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+class CallLimits:
+    """`with CallLimits(memory, cpu):` the soft RLIMIT_DATA and RLIMIT_CPU that give the
+    code inside `memory` more bytes and `cpu` more CPU seconds than this process has now
+    (CPU to the second, as the kernel counts it); the earlier limits come back after."""
+
+    def __init__(self, memory: int | None, cpu: int | None) -> None:
+        self.memory = memory
+        self.cpu = cpu
+        self._saved: list[tuple[int, tuple[int, int]]] = []
+
+    def __enter__(self) -> CallLimits:
+        if self.memory is not None:
+            self._lower(resource.RLIMIT_DATA, (writable_bytes() or 0) + self.memory)
+        if self.cpu is not None:
+            # SIGXCPU ends the worker; a core file of it would only litter the app folder.
+            self._lower(resource.RLIMIT_CORE, 0)
+            self._lower(resource.RLIMIT_CPU, math.ceil(time.process_time()) + self.cpu)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        while self._saved:
+            which, limits = self._saved.pop()
+            resource.setrlimit(which, limits)
+
+    def _lower(self, which: int, soft: int) -> None:
+        limits = resource.getrlimit(which)
+        hard = limits[1]
+        self._saved.append((which, limits))
+        resource.setrlimit(
+            which, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard)
+        )
+
+
+def run_one(request: dict[str, Any], modules: ModuleCache) -> tuple[bool, float, str | None]:
     """Run one task call: whether it succeeded (on failure, why is printed to stderr, the
-    log) and the CPU seconds the function itself used (not loading its module)."""
+    log), the CPU seconds the function itself used (not loading its module), and the limit
+    it exceeded, if that is why it failed ("memory")."""
     began: float | None = None
+    limits = request.get("limits") or {}
     try:
         module = modules.load(request["file"])
         function = getattr(module, request["function"], None)
         if not callable(function):
             print(f"{request['file']} has no function {request['function']!r}", file=sys.stderr)
-            return False, 0.0
+            return False, 0.0, None
         inputs = {name: Path(path) for name, path in request["inputs"].items()}
         began = cpu_seconds()
-        function(inputs, Path(request["output"]))
-        return True, cpu_seconds() - began
+        with CallLimits(limits.get("memory"), limits.get("cpu")):
+            function(inputs, Path(request["output"]))
+        return True, cpu_seconds() - began, None
     except SystemExit as stop:
         print(f"the task called sys.exit({stop.code!r})", file=sys.stderr)
+    except MemoryError as error:
+        _print_user_traceback(error)
+        used = 0.0 if began is None else cpu_seconds() - began
+        return False, used, "memory" if limits.get("memory") is not None else None
     except Exception as error:
         _print_user_traceback(error)
-    return False, 0.0 if began is None else cpu_seconds() - began
+    return False, 0.0 if began is None else cpu_seconds() - began, None
 
 
 def _print_user_traceback(error: BaseException) -> None:
@@ -178,10 +239,13 @@ def main(root: str, lifeline: int | None = None, stdout: int | None = None) -> N
         os.ftruncate(2, 0)
         if stdout is not None:
             os.ftruncate(1, 0)
-        ok, cpu = run_one(request, modules)
+        ok, cpu, exceeded = run_one(request, modules)
         sys.stdout.flush()
         sys.stderr.flush()
-        replies.write(encode_frame({"ok": ok, "cpu": cpu}))
+        reply: dict[str, Any] = {"ok": ok, "cpu": cpu}
+        if exceeded is not None:
+            reply["exceeded"] = exceeded
+        replies.write(encode_frame(reply))
 
 
 if __name__ == "__main__":

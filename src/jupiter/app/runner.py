@@ -16,6 +16,12 @@ worker around the call; a command's is the rusage of its shell, which counts eve
 of the command that the shell or its descendants waited for. The runner reaps each command
 itself with os.wait4 (on a pidfd, not through asyncio's child watcher, which discards the
 rusage).
+
+A task's `resources:` (app.yaml) are rlimits on its processes: a command's are set by its
+shell before the command starts (writable memory, RLIMIT_DATA, soft and hard; CPU seconds,
+RLIMIT_CPU, soft, with the hard limit a second later), so every process of the command has
+them; a Python task's are set by the shared worker around that one call (see
+python_worker.py). Either way a task past its limit fails as `TaskLimitExceeded`, naming it.
 """
 
 from __future__ import annotations
@@ -39,11 +45,20 @@ from typing import Any
 
 import jupiter
 from jupiter.app import placeholders
+from jupiter.app.document import format_memory
 from jupiter.app.python_worker import HEADER, encode_frame
 from jupiter.app.spec import App, TaskSpec
 from jupiter.errors import RunError
 
-__all__ = ["TaskFailed", "TaskOutput", "TaskRun", "TaskRunner", "TaskTimedOut", "retry_delay"]
+__all__ = [
+    "TaskFailed",
+    "TaskLimitExceeded",
+    "TaskOutput",
+    "TaskRun",
+    "TaskRunner",
+    "TaskTimedOut",
+    "retry_delay",
+]
 
 TAIL_BYTES = 4096
 # What is kept of each of a task run's stdout and stderr (the end: where a problem shows).
@@ -53,11 +68,26 @@ _WORKER_MODULE = "jupiter.app.python_worker"
 _PACKAGE_PARENT = str(Path(jupiter.__file__).resolve().parent.parent)
 # A command runs under this script, with the lifeline as its stdin: a background job keeps
 # the lifeline (on fd 9) and kills the group when it reads end of file; the command itself
-# gets /dev/null, as before, and not fd 9.
+# gets /dev/null, as before, and not fd 9. $2 and $3, when not empty, are its limits:
+# writable memory in KiB and CPU seconds (soft; the hard limit, SIGKILL, a second later, for
+# a command that ignores SIGXCPU). A limit that cannot be set fails the task (status 125).
 _WATCHED_COMMAND = """exec 9<&0 </dev/null
 ( read -r _ <&9; kill -s KILL 0 ) &
+if [ -n "$2" ]; then ulimit -d "$2" || exit 125; fi
+if [ -n "$3" ]; then ulimit -c 0; ulimit -S -t "$3" && ulimit -H -t $(($3 + 1)) || exit 125; fi
 exec /bin/sh -c "$1" 9<&-
 """
+# What a program says when an allocation is refused: Python, C (strerror(ENOMEM)), C++,
+# glibc and coreutils, Java, Go. A limited command that fails saying one of them is taken
+# to have run out of its memory limit.
+_OUT_OF_MEMORY = (
+    "MemoryError",
+    "Cannot allocate memory",
+    "std::bad_alloc",
+    "memory exhausted",
+    "out of memory",
+    "OutOfMemoryError",
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +120,29 @@ class TaskFailed(RunError):
         self.message = message
         self.output = output
         super().__init__(f"task '{task}' failed: {message}")
+
+
+class TaskLimitExceeded(TaskFailed):
+    """A task went past its memory or CPU limit (app.yaml `resources:`)."""
+
+    def __init__(
+        self, task: str, limit: str, detail: str = "", output: TaskOutput | None = None
+    ) -> None:
+        self.task = task
+        self.limit = limit
+        self.output = output
+        headline = f"task {task} exceeded its {limit}"
+        self.message = f"{headline}\n{detail}" if detail else headline
+        RunError.__init__(self, self.message)
+
+
+def _memory_limit(spec: TaskSpec) -> str:
+    assert spec.memory_limit is not None
+    return f"memory limit of {format_memory(spec.memory_limit)}"
+
+
+def _cpu_limit(spec: TaskSpec) -> str:
+    return f"CPU limit of {spec.cpu_limit} s"
 
 
 class TaskTimedOut(TaskFailed):
@@ -223,8 +276,9 @@ class _PythonWorker:
         """What the last call printed."""
         return _captured(self.out, self.log)
 
-    async def call(self, request: dict[str, Any]) -> tuple[bool, float]:
-        """Whether the call succeeded, and the CPU seconds it used."""
+    async def call(self, request: dict[str, Any]) -> tuple[bool, float, str | None]:
+        """Whether the call succeeded, the CPU seconds it used, and the limit it exceeded
+        if that is why it failed ("memory")."""
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
         try:
@@ -234,7 +288,7 @@ class _PythonWorker:
             reply = json.loads(await stdout.readexactly(size))
         except (ConnectionError, asyncio.IncompleteReadError):
             raise _WorkerDied from None
-        return bool(reply["ok"]), float(reply["cpu"])
+        return bool(reply["ok"]), float(reply["cpu"]), reply.get("exceeded")
 
     def log_tail(self, limit: int) -> str:
         """The end of what the last call printed for a failure's message: its stdout first,
@@ -443,13 +497,15 @@ class TaskRunner:
             "inputs": {name: str(path) for name, path in inputs.items()},
             "output": str(output),
         }
+        if spec.has_resource_limits:
+            request["limits"] = {"memory": spec.memory_limit, "cpu": spec.cpu_limit}
         async with self._slots:
             # Shielded: a cancel mid-start must not orphan a process that aclose() cannot see.
             worker = self._idle.pop() if self._idle else await asyncio.shield(self._start_worker())
             try:
                 # Timed from here: waiting for a free worker is not the task's own time.
                 async with asyncio.timeout(spec.timeout):
-                    ok, cpu = await worker.call(request)
+                    ok, cpu, exceeded = await worker.call(request)
             except TimeoutError:
                 # Mid-call, so the worker cannot be reused: kill it (and whatever the task
                 # started); the next Python task gets a fresh one.
@@ -462,6 +518,9 @@ class TaskRunner:
                 self._workers.discard(worker)
                 worker.kill()  # the worker is gone; anything the task started goes too
                 returncode = await worker.wait()
+                if spec.cpu_limit is not None and returncode == -signal.SIGXCPU:
+                    limit = _cpu_limit(spec)
+                    raise TaskLimitExceeded(spec.name, limit, output=worker.output()) from None
                 log = worker.log_tail(self._tail_bytes)
                 message = f"the Python worker process {_describe_exit(returncode)} while running it"
                 message = f"{message}\n{log}" if log else message
@@ -479,6 +538,8 @@ class TaskRunner:
                 await worker.close()
             else:
                 self._idle.append(worker)
+        if not ok and exceeded == "memory" and spec.memory_limit is not None:
+            raise TaskLimitExceeded(spec.name, _memory_limit(spec), output=printed)
         if not ok:
             raise TaskFailed(spec.name, log or "raised an error without a message", printed)
         return TaskRun(cpu, printed)
@@ -524,7 +585,7 @@ class TaskRunner:
             ):
                 process = _Command(
                     subprocess.Popen(
-                        ["/bin/sh", "-c", _WATCHED_COMMAND, spec.name, command],
+                        ["/bin/sh", "-c", _WATCHED_COMMAND, spec.name, command, *_ulimits(spec)],
                         cwd=self.app.root,
                         stdin=self._lifeline_read(),
                         stdout=stdout,
@@ -553,6 +614,28 @@ class TaskRunner:
             if stdout_path is not None:
                 stdout_path.unlink(missing_ok=True)
         if returncode != 0:
+            _raise_if_past_limits(spec, returncode, cpu, stderr, printed)
             message = f"command {_describe_exit(returncode)}"
             raise TaskFailed(spec.name, f"{message}\n{stderr}" if stderr else message, printed)
         return TaskRun(cpu, printed)
+
+
+def _ulimits(spec: TaskSpec) -> list[str]:
+    """The watched command script's $2 and $3: writable KiB and CPU seconds, or empty."""
+    memory = "" if spec.memory_limit is None else str(max(1, spec.memory_limit // 1024))
+    return [memory, "" if spec.cpu_limit is None else str(spec.cpu_limit)]
+
+
+def _raise_if_past_limits(
+    spec: TaskSpec, returncode: int, cpu: float, stderr: str, printed: TaskOutput
+) -> None:
+    """TaskLimitExceeded if a failed command went past one of its limits: SIGXCPU (or, for
+    one that ignored it, SIGKILL after its CPU time), as the shell or the kernel reports it;
+    for memory, a refused allocation in what it said last."""
+    if spec.cpu_limit is not None:
+        xcpu = returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU)
+        killed = returncode in (-signal.SIGKILL, 128 + signal.SIGKILL)
+        if xcpu or (killed and cpu >= spec.cpu_limit):
+            raise TaskLimitExceeded(spec.name, _cpu_limit(spec), stderr, printed)
+    if spec.memory_limit is not None and any(sign in stderr for sign in _OUT_OF_MEMORY):
+        raise TaskLimitExceeded(spec.name, _memory_limit(spec), stderr, printed)

@@ -38,6 +38,14 @@ class TaskSpec(BaseModel):
     # Seconds one attempt may run (None: no limit of its own) and retries after a failure.
     timeout: float | None = None
     retries: int = 0
+    # Limits on each process of a run of it (None: none): writable memory in bytes
+    # (RLIMIT_DATA) and CPU seconds (RLIMIT_CPU). See app.yaml's `resources:`.
+    memory_limit: int | None = None
+    cpu_limit: int | None = None
+
+    @property
+    def has_resource_limits(self) -> bool:
+        return self.memory_limit is not None or self.cpu_limit is not None
 
     @property
     def kind(self) -> str:
@@ -160,6 +168,9 @@ class App:
                 entry["timeout"] = task.timeout
             if task.retries:
                 entry["retries"] = task.retries
+            if task.has_resource_limits:
+                limits = {"memory": task.memory_limit, "cpu_seconds": task.cpu_limit}
+                entry["resources"] = {k: v for k, v in limits.items() if v is not None}
             tasks[task.name] = entry
         return {
             "name": self.name,
@@ -227,6 +238,8 @@ def _build(doc: AppDoc, root: Path, order: list[str], overrides: TaskLimits | No
             node=task.node,
             timeout=task.timeout if task.timeout is not None else default_timeout,
             retries=retries or 0,
+            memory_limit=task.resources.memory if task.resources else None,
+            cpu_limit=task.resources.cpu_seconds if task.resources else None,
         )
     has_children = {parent for task in tasks.values() for parent in task.parents}
     exits = (
