@@ -457,9 +457,7 @@ class TaskRunner:
         """
         return (await self.run_with_output(task, inputs, output)).cpu
 
-    async def run_with_output(
-        self, task: str, inputs: Mapping[str, Path], output: Path
-    ) -> TaskRun:
+    async def run_with_output(self, task: str, inputs: Mapping[str, Path], output: Path) -> TaskRun:
         """`run`, also returning what the task printed (the end of its stdout and stderr)."""
         if self._slots is None or self._closed:
             raise RuntimeError("use the runner inside `async with TaskRunner(app) as runner:`")
@@ -487,9 +485,7 @@ class TaskRunner:
 
     # -- Python tasks ----------------------------------------------------------------
 
-    async def _run_python(
-        self, spec: TaskSpec, inputs: dict[str, Path], output: Path
-    ) -> TaskRun:
+    async def _run_python(self, spec: TaskSpec, inputs: dict[str, Path], output: Path) -> TaskRun:
         assert self._slots is not None and spec.python_file and spec.python_function
         request = {
             "file": str(self.app.root / spec.python_file),
