@@ -215,7 +215,6 @@ def _fifo(path: Path) -> None:
             "mapper: {name: heft, parameters: {max_tasks_per_node: two}}\n",
             "mapper.parameters.max_tasks_per_node: input should be a valid integer",
         ),
-        ("controller: {mode: lazy}\n", "controller: controller 'lazy' is not available yet"),
         ("controller: {mode: eager}\n", "jupiter.yaml: controller.mode: input should be 'none',"),
         ("execution_model: mapped\n", "execution_model: execution model 'mapped' is not"),
     ],
