@@ -189,7 +189,7 @@ def hanging_in_profiling(tmp_path: Path, **b: object) -> RunOptions:
         cluster=Cluster.default(2),
         inputs=1,
         out_dir=tmp_path / "out",
-        profile_settings=ProfileSettings(timeout=20),
+        profile_settings=ProfileSettings(timeout=8),
     )
 
 
@@ -198,7 +198,7 @@ def test_a_hang_while_profiling_names_the_task_and_node(tmp_path: Path) -> None:
     with pytest.raises(RunError) as caught:
         asyncio.run(run(options))
     message = str(caught.value)
-    assert message.startswith("profiling timed out after 20 s (--profile-timeout)")
+    assert message.startswith("profiling timed out after 8 s (--profile-timeout)")
     # The DAG runs once on the first node to make the samples: that is where b hangs.
     assert "task b on node n00 (sample input 0)" in message
     partial = partial_result(caught.value)
