@@ -41,9 +41,16 @@ def private_temp_dir() -> Iterator[Path]:
     private = Path(tempfile.mkdtemp(prefix="pytest-jupiter-"))
     saved_env, saved_default = os.environ.get("TMPDIR"), tempfile.tempdir
     os.environ["TMPDIR"] = tempfile.tempdir = str(private)
+    # Runs that take their defaults (jupiter-out/, .jupiter/run.json) write into the
+    # current folder: make it one of the session's own, not the checkout.
+    saved_cwd = Path.cwd()
+    work = private / "cwd"
+    work.mkdir()
+    os.chdir(work)
     try:
         yield private
     finally:
+        os.chdir(saved_cwd)
         if saved_env is None:
             os.environ.pop("TMPDIR", None)
         else:
