@@ -131,9 +131,18 @@ def start_run(
     )
 
 
+def command_line(process: psutil.Process) -> list[str]:
+    """Its command line; none for one that just exited (a zombie the launcher has not reaped
+    yet, such as the shell that detached a sleep)."""
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
+
+
 def launcher_of(home: subprocess.Popen[bytes]) -> psutil.Process:
     for child in psutil.Process(home.pid).children():
-        if "jupiter.agent.launcher" in child.cmdline():
+        if "jupiter.agent.launcher" in command_line(child):
             return child
     raise AssertionError("no agent launcher under the home")
 
@@ -152,7 +161,7 @@ def wait_for_adopted_sleeps(
             agents = [
                 child
                 for child in launcher.children()
-                if "jupiter.agent.launcher" in child.cmdline()
+                if "jupiter.agent.launcher" in command_line(child)
             ]
             return launcher, agents
         time.sleep(0.05)
