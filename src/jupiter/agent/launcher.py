@@ -20,6 +20,7 @@ import gc
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import time
@@ -35,6 +36,8 @@ from jupiter.logs import configure
 STOP_GRACE_S = 5.0
 
 _children: dict[int, str] = {}
+# Every agent's work dir: an agent that had to be killed could not remove its own.
+_work_dirs: list[Path] = []
 
 
 def _say(message: dict[str, object]) -> None:
@@ -107,6 +110,10 @@ def _stop_children() -> None:
         os.waitpid(pid, 0)
         _children.pop(pid)
     stop_adopted()
+    # The run is over for every agent here (its home closed our stdin, or died): what an
+    # agent keeps is the home's to read while the run lasts, and nobody's after.
+    for work_dir in _work_dirs:
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def main() -> int:
@@ -132,6 +139,7 @@ def main() -> int:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             _become_agent(config, token)
         _children[pid] = config.node
+        _work_dirs.append(config.work_dir)
         _say({"node": config.node, "pid": pid})
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
     _stop_children()
