@@ -96,6 +96,10 @@ def test_run_profiles_by_default_and_reports_where_figures_came_from(tmp_path: P
         tmp_path / "out",
         "--report",
         report_dir,
+        # Sizes that resolve every link's bandwidth: sized to this app's tiny outputs, the
+        # probes may leave a fast link's bandwidth to the link model (and say so).
+        "--sizes",
+        "4K,256K,1M",
         "--quiet",
     )
     report = json.loads((report_dir / "report.json").read_text())
