@@ -151,13 +151,7 @@ class Recovery:
         except (PartialScheduleError, ScheduleError) as error:
             raise RunError(f"agent {names} lost; no re-mapping around it: {error}") from None
         mapping = dict(schedule.mapping)
-        addresses = {n: url for n, url in self.state.registry.urls.items() if n not in gone}
-        deployment = Deployment(
-            mapping=mapping, addresses={**addresses, HOME: self._home_url}, epoch=current.epoch + 1
-        )
-        self.state.deployment = deployment
-        agents = self._agents()
-        await asyncio.gather(*(self._push(agents, node, deployment) for node in alive))
+        deployment = await self._push_epoch(mapping, current)
         moved = {t: (current.mapping[t], mapping[t]) for t in displaced}
         in_flight = [k for k in self._injected() if not self.state.deliveries.done(k)]
         now, clock = time.time(), time.monotonic()
@@ -200,18 +194,7 @@ class Recovery:
             if not moved:
                 return None
             began = time.monotonic()
-            gone = set(self.state.registry.lost)
-            addresses = {n: url for n, url in self.state.registry.urls.items() if n not in gone}
-            deployment = Deployment(
-                mapping=mapping,
-                addresses={**addresses, HOME: self._home_url},
-                epoch=current.epoch + 1,
-            )
-            self.state.deployment = deployment
-            agents = self._agents()
-            await asyncio.gather(
-                *(self._push(agents, node, deployment) for node in addresses if node in agents.urls)
-            )
+            deployment = await self._push_epoch(mapping, current)
             now = time.time()
             change = EpochChange(
                 epoch=deployment.epoch,
@@ -231,6 +214,21 @@ class Recovery:
                 "epoch %d (%s): %s; moved %d tasks", deployment.epoch, trigger, reason, len(moved)
             )
             return change
+
+    async def _push_epoch(self, mapping: dict[str, str], current: Deployment) -> Deployment:
+        """`mapping` as the next epoch: the desired state, pushed to every live agent."""
+        live = {
+            n: url
+            for n, url in self.state.registry.urls.items()
+            if n not in self.state.registry.lost
+        }
+        deployment = Deployment(
+            mapping=mapping, addresses={**live, HOME: self._home_url}, epoch=current.epoch + 1
+        )
+        self.state.deployment = deployment
+        agents = self._agents()
+        await asyncio.gather(*(self._push(agents, node, deployment) for node in live))
+        return deployment
 
     async def _push(self, agents: AgentClient, node: str, deployment: Deployment) -> None:
         try:
