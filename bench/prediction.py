@@ -27,6 +27,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -49,6 +50,7 @@ HEARTBEAT_TIMEOUT_S = 15.0
 class Row:
     app: str
     mode: str
+    dilation: float
     measured: float
     predicted: float
     one_input: float
@@ -57,7 +59,13 @@ class Row:
 
 
 def measure(
-    name: str, app: Path, cluster: Cluster, inputs: int, out: Path, profiling: bool
+    name: str,
+    app: Path,
+    cluster: Cluster,
+    inputs: int,
+    out: Path,
+    profiling: bool,
+    dilation: float | Literal["auto"],
 ) -> list[Row]:
     rows: list[Row] = []
     profile: Profile | None = None
@@ -75,6 +83,7 @@ def measure(
             # Two shared cores stall agents now and then; this measures prediction, not
             # recovery from a lost agent.
             heartbeat_timeout=HEARTBEAT_TIMEOUT_S,
+            time_dilation=dilation,
         )
         try:
             result = asyncio.run(run(options))
@@ -96,6 +105,7 @@ def row(name: str, mode: str, result: RunResult) -> Row:
     return Row(
         app=name,
         mode=mode,
+        dilation=result.cluster.dilation,
         measured=report.makespan.mean,
         predicted=section.mean_makespan,
         one_input=report.makespan.mean / report.predicted_makespan,
@@ -127,17 +137,32 @@ def main() -> None:
         action="store_true",
         help="map from the apps' declared estimates instead of a profile",
     )
+    parser.add_argument(
+        "--time-dilation",
+        default="auto",
+        help="K >= 1 or auto (the default: fits the runs into the cores other work leaves)",
+    )
+    parser.add_argument(
+        "--only", metavar="NAME", help="only this example (or 'trace' for the imported trace)"
+    )
     args = parser.parse_args()
+    dilation: float | Literal["auto"] = (
+        "auto" if args.time_dilation == "auto" else float(args.time_dilation)
+    )
     logging.getLogger("jupiter").setLevel(logging.WARNING)
     console = Console()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="jupiter-bench-") as raw:
         tmp = Path(raw)
         for app in sorted(p for p in EXAMPLES.iterdir() if (p / "app.yaml").is_file()):
+            if args.only is not None and app.name != args.only:
+                continue
             rows += measure(
-                app.name, app, Cluster.default(8), args.inputs, tmp, not args.no_profile
+                app.name, app, Cluster.default(8), args.inputs, tmp, not args.no_profile, dilation
             )
-        if TRACE.is_file():
+        if args.only is not None and args.only != "trace":
+            pass
+        elif TRACE.is_file():
             trace_app = import_trace(TRACE, tmp / "apps")
             rows += measure(
                 f"{TRACE.stem} (16 nodes)",
@@ -146,6 +171,7 @@ def main() -> None:
                 args.trace_inputs,
                 tmp,
                 not args.no_profile,
+                dilation,
             )
         else:
             console.print(f"no trace at {TRACE}: the imported-trace rows are missing")
@@ -153,6 +179,7 @@ def main() -> None:
     for column in (
         "app",
         "inputs",
+        "K",
         "measured (s)",
         "predicted (s)",
         "measured/predicted",
@@ -167,6 +194,7 @@ def main() -> None:
         table.add_row(
             r.app,
             r.mode,
+            f"{r.dilation:g}",
             f"{r.measured:.3f}",
             f"{r.predicted:.3f}",
             f"{ratio:.2f}",

@@ -144,3 +144,30 @@ def test_without_a_profile_the_estimates_path_is_unchanged() -> None:
     assert built.sources["compute"].startswith("declared estimates")
     assert built.sources["links"] == "cluster link model (latency, bandwidth)"
     assert built.problem.load == {}
+
+
+@pytest.mark.parametrize(("measured_under", "run_under"), [(1.0, 3.0), (4.0, 2.0), (2.0, 2.0)])
+def test_a_profile_from_another_time_dilation_is_rescaled_to_the_runs(
+    measured_under: float, run_under: float
+) -> None:
+    # Its seconds are host seconds under its own K: a run under another K would otherwise
+    # predict K times too fast or too slow once the report divides by the run's K.
+    app = load_app(DIAMOND)
+    cluster = Cluster.default(3)
+    profile = diamond_profile(cluster).model_copy(update={"dilation": measured_under})
+    built = build_problem(app, cluster.dilated(run_under), profile)
+    ratio = run_under / measured_under
+    assert built.problem.compute["c"] == {
+        node: pytest.approx(seconds * ratio) for node, seconds in profile.compute["c"].items()
+    }
+    fit, link = profile.links["n01"]["n02"], built.problem.links["n01"]["n02"]
+    assert (link.p, link.q, link.r) == pytest.approx((fit.p * ratio, fit.q * ratio, 0.0))
+    assert ("profile_dilation" in built.sources) is (ratio != 1.0)
+
+
+def test_a_profile_saved_before_dilation_was_recorded_reads_as_real_time(tmp_path: Path) -> None:
+    data = json.loads(diamond_profile(Cluster.default(3)).model_dump_json())
+    del data["dilation"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    assert Profile.load(path).dilation == 1.0

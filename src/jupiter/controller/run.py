@@ -57,7 +57,12 @@ from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.registry import Mapper, get_mapper
 from jupiter.mapper.schedule import Schedule
 from jupiter.mapper.stream_sim import StreamParameters, StreamPrediction, predict_stream
-from jupiter.planning.cpu_demand import CpuDemand, choose_dilation, estimate_cpu_demand
+from jupiter.planning.cpu_demand import (
+    CpuDemand,
+    choose_dilation,
+    cores_busy_elsewhere,
+    estimate_cpu_demand,
+)
 from jupiter.planning.problem import BuiltProblem, build_problem
 from jupiter.planning.settings import (
     ControllerSettings,
@@ -139,6 +144,9 @@ class RunOptions:
     # host's; "auto" picks K from the mapping's CPU demand and this host's cores. Emulation
     # only. With K > 1, `interval` and `timeout` are emulated seconds (K times as long here).
     time_dilation: float | Literal["auto"] = 1.0
+    # Host cores other work kept busy when the run began: sampled by `auto` (which fits the
+    # demand into the rest) before anything starts; 0 when not sampled.
+    busy_elsewhere: float = 0.0
     # Where the run publishes its home's URL, id and token while it runs, for `jupiter
     # emulate` (controller/run_file.py); None: nowhere.
     control_file: Path | None = None
@@ -398,6 +406,8 @@ def _dilated(
     and the report divides them back (report/dilation.py)."""
     if not options.cluster.emulate:
         raise SpecError(None, "--time-dilation", "only with emulation (not with emulate: false)")
+    if options.time_dilation == "auto":
+        options = dataclasses.replace(options, busy_elsewhere=cores_busy_elsewhere())
     factor = choose_dilation(
         options.time_dilation,
         built.problem,
@@ -405,6 +415,7 @@ def _dilated(
         options.cluster,
         options.interval,
         options.max_in_flight,
+        options.busy_elsewhere,
     )
     log.info("time dilation %g: the emulated clock runs that much slower than the host's", factor)
     cluster = options.cluster.dilated(factor)
@@ -472,7 +483,11 @@ async def _run_phases(
             seen.stream_prediction = predict_run_stream(options, app, built.problem, schedule)
             if cluster.emulate:
                 seen.cpu_demand = estimate_cpu_demand(
-                    schedule, cluster, options.interval, options.max_in_flight
+                    schedule,
+                    cluster,
+                    options.interval,
+                    options.max_in_flight,
+                    busy_elsewhere=options.busy_elsewhere,
                 )
             with timer.phase("dispatch"):
                 await dispatch_phase(context, schedule)

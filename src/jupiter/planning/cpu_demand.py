@@ -12,6 +12,10 @@ bottleneck.
 Everything is on the host's clock of the given cluster; `demand` is then multiplied back by
 its dilation, so it is the demand at real time (dilation 1) whatever dilation the cluster
 has, and `dilation_for` divides it by the one to pick.
+
+A busy host has fewer cores to give: `--time-dilation auto` samples, before anything of the
+run starts, how many cores other work keeps busy (`cores_busy_elsewhere`) and fits the
+demand into what is left, so the emulation stays faithful on a shared machine.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+
+import psutil
 
 from jupiter.cluster.spec import Cluster
 from jupiter.mapper.problem import SchedulingProblem
@@ -28,6 +34,11 @@ from jupiter.mapper.schedule import Schedule
 # `--time-dilation auto` keeps the emulation's CPU demand below this share of the cores:
 # the agents' own transfers, hashing and heartbeats need the rest.
 AUTO_CORE_SHARE = 0.8
+# However busy the host, auto counts on at least this share of its cores: other work yields
+# some CPU to the run, and a near-zero figure would pick an absurd dilation.
+MIN_FREE_SHARE = 0.25
+# How long `cores_busy_elsewhere` watches the host's CPUs.
+BUSY_SAMPLE_S = 0.3
 
 
 def host_cores() -> int:
@@ -47,10 +58,29 @@ class CpuDemand:
     # Emulated seconds between inputs at the limiting rate.
     period: float
     cores: int
+    # Cores other work kept busy when the run began (sampled for `auto` only, else 0).
+    busy_elsewhere: float = 0.0
+
+    @property
+    def free_cores(self) -> float:
+        """The cores this run can count on: those other work leaves, with a floor."""
+        return max(MIN_FREE_SHARE * self.cores, self.cores - self.busy_elsewhere)
 
     def dilation_for(self, share: float = AUTO_CORE_SHARE) -> int:
-        """The least whole dilation K that brings the demand to `share` of the cores."""
-        return max(1, math.ceil(self.demand / (share * self.cores) - 1e-9))
+        """The least whole dilation K that brings the demand to `share` of the free cores."""
+        return max(1, math.ceil(self.demand / (share * self.free_cores) - 1e-9))
+
+
+def cores_busy_elsewhere(sample_s: float = BUSY_SAMPLE_S) -> float:
+    """Cores busy with work other than this run, from the host's CPU use over `sample_s`
+    (call it before the run starts anything, so that all of that use is other work)."""
+    per_cpu = psutil.cpu_percent(interval=sample_s, percpu=True)
+    try:
+        mine = os.sched_getaffinity(0)
+    except AttributeError:
+        mine = set(range(len(per_cpu)))
+    # Only the CPUs this run may use count, as in `host_cores`.
+    return sum(per_cpu[cpu] for cpu in mine if cpu < len(per_cpu)) / 100.0
 
 
 def estimate_cpu_demand(
@@ -59,6 +89,7 @@ def estimate_cpu_demand(
     interval: float,
     max_in_flight: int | None,
     cores: int | None = None,
+    busy_elsewhere: float = 0.0,
 ) -> CpuDemand:
     """The CPU demand of streaming inputs through `schedule` (its predicted times are on the
     host's clock of `cluster`), injected every `interval` emulated seconds (0: as fast as
@@ -83,6 +114,7 @@ def estimate_cpu_demand(
         cpu_per_input=cpu_per_input,
         period=period / dilation,
         cores=host_cores() if cores is None else cores,
+        busy_elsewhere=busy_elsewhere,
     )
 
 
@@ -93,11 +125,14 @@ def choose_dilation(
     cluster: Cluster,
     interval: float,
     max_in_flight: int | None,
+    busy_elsewhere: float = 0.0,
 ) -> float:
     """The time dilation a run uses: `requested` (>= 1), or for "auto" the least whole K
     that fits the demand of `mapper`'s schedule of `problem` (built on `cluster`, undilated)
-    into `AUTO_CORE_SHARE` of this host's cores."""
+    into `AUTO_CORE_SHARE` of the cores that `busy_elsewhere` leaves free."""
     if requested != "auto":
         return float(requested)
-    demand = estimate_cpu_demand(mapper(problem), cluster, interval, max_in_flight)
+    demand = estimate_cpu_demand(
+        mapper(problem), cluster, interval, max_in_flight, busy_elsewhere=busy_elsewhere
+    )
     return float(demand.dilation_for())

@@ -102,9 +102,11 @@ def _overlay_profile(
 ) -> BuiltProblem:
     problem, sources = built.problem, dict(built.sources)
     nodes = cluster.node_names
+    # A profile taken under another time dilation: its host seconds, on this run's host clock.
+    rescale = cluster.dilation / profile.dilation
     if profile.compute:
         for task in app.tasks:
-            problem.compute[task] = {node: profile.compute[task][node] for node in nodes}
+            problem.compute[task] = {node: profile.compute[task][node] * rescale for node in nodes}
         problem.edges = [
             Edge(e.src, e.dst, profile.output_bytes[e.src]) if e.src in app.tasks else e
             for e in problem.edges
@@ -132,9 +134,13 @@ def _overlay_profile(
                     # took the same time within the noise: keep the measured latency, but a
                     # per-byte cost of zero is no bandwidth anyone has.
                     unresolved += 1
-                    problem.links[a][b] = LinkModel(fit.p, 1.0 / cluster.link(a, b).bandwidth)
+                    problem.links[a][b] = LinkModel(
+                        fit.p * rescale, 1.0 / cluster.link(a, b).bandwidth
+                    )
                 else:
-                    problem.links[a][b] = fit.model()
+                    problem.links[a][b] = LinkModel(
+                        fit.p * rescale, fit.q * rescale, fit.r * rescale
+                    )
         total = len(nodes) * (len(nodes) - 1)
         sources["links"] = (
             f"network profile: quadratic fits of timed transfers, {total - fallback} of "
@@ -146,6 +152,11 @@ def _overlay_profile(
                 if unresolved
                 else ""
             )
+        )
+    if rescale != 1.0:
+        sources["profile_dilation"] = (
+            f"profile measured under time dilation {profile.dilation:g}, rescaled to "
+            f"{cluster.dilation:g}"
         )
     if profile.resources:
         # On emulated nodes sharing one machine, only the agent's own processes tell the

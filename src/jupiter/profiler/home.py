@@ -237,6 +237,7 @@ async def gather_profile(
         tasks=list(app.tasks),
         nodes=nodes,
         emulated=cluster.emulate,
+        dilation=cluster.dilation,
         created_at=time.time(),
         links=links,
         resources=resources,

@@ -89,6 +89,9 @@ class Profile(BaseModel):
     tasks: list[str]
     nodes: list[str]
     emulated: bool
+    # The time dilation K it was measured under: its seconds are host seconds, K times the
+    # emulated ones. A run under another K rescales them (planning/problem.py).
+    dilation: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
     created_at: float
     # links[a][b]: data from a to b. Links that could not be probed are absent.
     links: dict[str, dict[str, LinkProfile]] = Field(default_factory=dict)

@@ -30,11 +30,13 @@ def emulation_section(result: RunResult) -> EmulationSection | None:
     cores = estimate.cores if estimate is not None else host_cores()
     cpu = sum(record.get("cpu") or 0.0 for record in result.stats)
     load = _measured_load(result, cpu)
-    contended = (estimate is not None and estimate.demand / cluster.dilation > cores) or (
-        load is not None and load >= SATURATED_SHARE * cores
+    free = cores if estimate is None else estimate.free_cores
+    contended = (estimate is not None and estimate.demand / cluster.dilation > free) or (
+        load is not None and load >= SATURATED_SHARE * free
     )
     return EmulationSection(
         cores=cores,
+        busy_elsewhere=0.0 if estimate is None else estimate.busy_elsewhere,
         dilation=cluster.dilation,
         demand=None if estimate is None else estimate.demand,
         cpu_per_input=None if estimate is None else estimate.cpu_per_input,
@@ -61,6 +63,9 @@ def emulation_line(section: EmulationSection | None) -> str | None:
         demand = section.measured_load * section.dilation
     shown = "?" if demand is None else f"{demand:.1f}"
     dilated = section.dilation > 1.0
+    on = f"{section.cores}"
+    if section.busy_elsewhere >= 0.1:
+        on += f" ({section.busy_elsewhere:.1f} busy with other work)"
     if section.contended:
         advice = "try --time-dilation auto"
         if dilated and demand is not None:
@@ -68,13 +73,13 @@ def emulation_line(section: EmulationSection | None) -> str | None:
             advice = f"try --time-dilation {max(wanted, section.dilation + 1):g} or auto"
         under = f" under time dilation {section.dilation:g}" if dilated else ""
         return (
-            f"emulated CPU demand {shown} cores on {section.cores}{under}: times are stretched "
+            f"emulated CPU demand {shown} cores on {on}{under}: times are stretched "
             f"by contention; {advice}"
         )
     if dilated:
         return (
             f"time dilation {section.dilation:g}: emulated CPU demand {shown} cores on "
-            f"{section.cores}; the host ran {section.dilation:g}x slower, every time shown "
+            f"{on}; the host ran {section.dilation:g}x slower, every time shown "
             "is emulated"
         )
     return None

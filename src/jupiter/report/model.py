@@ -303,6 +303,11 @@ class EmulationSection(Part):
     emulated nodes' tasks need against the host's cores, and the time dilation used."""
 
     cores: int = Field(description="CPUs the run's host could use.")
+    busy_elsewhere: float = Field(
+        0.0,
+        description="Host cores other work kept busy when the run began, sampled by "
+        "`--time-dilation auto` (which fits the demand into the rest); 0 when not sampled.",
+    )
     dilation: float = Field(
         description="Time dilation K: the emulated clock ran K times slower than the host's; "
         "every duration and time in this report is emulated (host seconds / K), except the "
