@@ -33,18 +33,26 @@ links:
   - {from: rc, to: rd, rtt_ms: 60, bandwidth_mbps: 32}
 """
 
+# The tasks compute (spin on their thread's CPU clock) rather than sleep: an emulated node's
+# speed stretches CPU time, and a sleep is a wait that no node speed shortens.
 TASK_CODE = """
 import time
 from pathlib import Path
 
 
+def spin(seconds):
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
 def load(inputs, output):
-    time.sleep(0.02)
+    spin(0.02)
     output.write_bytes(b"x" * 50_000)
 
 
 def work(inputs, output):
-    time.sleep(0.01)
+    spin(0.01)
     output.write_bytes(inputs["load"].read_bytes()[:1000])
 
 

@@ -2,9 +2,12 @@
 
 A task with parents needs their outputs as its inputs, so one node first runs the whole DAG
 on sample input 0 (`chain`) and shares the intermediate outputs (`share`); then every node
-runs every task on them (`run_all`). Times are wall time multiplied by the node's stretch,
-which is what the executor makes a run cost there; the profiler records the product rather
-than sleeping it out, since waiting would only lengthen profiling.
+runs every task on them (`run_all`). A run's time is what the executor makes it cost there
+(cluster/compute.py: the task's CPU time times the node's stretch, never less than its wall
+time); the profiler records that figure rather than sleeping it out, since waiting would only
+lengthen profiling. CPU time, not wall time, is stretched: every node profiles at once on
+the host's few cores, and a stretched wall time would multiply that contention into the
+figure.
 
 During a run, the executor's monitor records how long tasks really took on this node; the
 figures reported here put the two side by side.
@@ -26,6 +29,7 @@ from jupiter.app.runner import TaskRunner
 from jupiter.app.spec import App
 from jupiter.circe.monitor import Monitor
 from jupiter.circe.transfer import receive_file, send_file
+from jupiter.cluster.compute import emulated_compute
 from jupiter.cluster.emulator import LinkEmulator
 from jupiter.cluster.spec import Cluster
 
@@ -56,6 +60,8 @@ class ExecutionProfiler:
         self.stretch = cluster.stretch(node) if cluster.emulate else 1.0
         # task -> timed wall seconds of each run, and the output size of the last one.
         self.walls: dict[str, list[float]] = {}
+        # task -> what each timed run costs on this emulated node (cluster/compute.py).
+        self.costs: dict[str, list[float]] = {}
         self.output_bytes: dict[str, int] = {}
         # The task being run now, so that the home can name the one that hangs.
         self.running: str | None = None
@@ -137,20 +143,24 @@ class ExecutionProfiler:
                     await self._run(task, inputs[task], output)
                     warmed.add(spec.python_file)
                 walls: list[float] = []
+                costs: list[float] = []
                 while len(walls) < repeats and (not walls or sum(walls) < budget):
                     began = time.perf_counter()
-                    await self._run(task, inputs[task], output)
+                    cpu = await self._run(task, inputs[task], output)
                     walls.append(time.perf_counter() - began)
+                    costs.append(emulated_compute(walls[-1], cpu, self.stretch))
                 self.walls[task] = walls
+                self.costs[task] = costs
                 self.output_bytes[task] = output.stat().st_size
                 output.unlink(missing_ok=True)
             return self.figures()
 
-    async def _run(self, task: str, inputs: dict[str, Path], output: Path) -> None:
+    async def _run(self, task: str, inputs: dict[str, Path], output: Path) -> float:
+        """One run of `task`; the CPU seconds it used."""
         # The runner applies the task's own `timeout:`: a hung task fails profiling at once.
         self.running = task
         try:
-            await self.runner.run(task, inputs, output)
+            return await self.runner.run(task, inputs, output)
         finally:
             self.running = None
 
@@ -179,7 +189,7 @@ class ExecutionProfiler:
     def figures(self) -> dict[str, Any]:
         profiled = {
             task: {
-                "seconds": statistics.median(walls) * self.stretch,
+                "seconds": statistics.median(self.costs[task]),
                 "runs": len(walls),
                 "wall_seconds": walls,
                 "output_bytes": self.output_bytes[task],
