@@ -64,6 +64,10 @@ def build_report(result: RunResult, mapper: str) -> Report:
         emulation=emulation,
         sources=list(result.app.sources),
         mapping=schedule.mapping if schedule is not None else {},
+        dag={
+            **{source: [] for source in result.app.sources},
+            **{task: result.app.upstream(task) for task in result.app.tasks},
+        },
         predicted_makespan=schedule.makespan if schedule is not None else None,
         predicted_schedule=[
             PlannedRun(task=a.task, node=a.node, start=a.start, finish=a.finish)
