@@ -62,10 +62,12 @@ def mapping_lines(report: Report, width: int = WIDTH) -> list[str]:
         by_node.setdefault(report.mapping[task], []).append(task)
     names = [n.name for n in report.nodes]
     nodes = [n for n in names if n in by_node] + sorted(set(by_node) - set(names))
-    lines = [
+    lines = wrapped(
+        "",
         f"mapping ({len(report.mapping)} tasks and sources on {len(nodes)} of "
-        f"{len(report.nodes)} nodes):"
-    ]
+        f"{len(report.nodes)} nodes):",
+        width,
+    )
     for node in nodes[:MAX_NODE_LINES]:
         lines.append(_node_line(node, by_node[node], width))
     if len(nodes) > MAX_NODE_LINES:
@@ -120,7 +122,7 @@ def comparison_lines(report: Report, report_dir: Path | None, width: int = WIDTH
 def result_lines(report: Report, width: int = WIDTH) -> list[str]:
     """What the app computed: its exits' verdicts when every exit output is a JSON object
     with a `verdict`, else a short preview of the last completed input's exit outputs."""
-    entries = sorted(report.inputs, key=lambda i: i.id)
+    entries = sorted((i for i in report.inputs if i.outputs), key=lambda i: i.id)
     if not entries:
         return []
     verdicts: dict[str, list[int]] = {}
@@ -145,7 +147,7 @@ def _verdict(path: str | None) -> str | None:
 
 
 def _preview(report: Report, width: int) -> list[str]:
-    last = max(report.inputs, key=lambda i: i.id)
+    last = max((i for i in report.inputs if i.outputs), key=lambda i: i.id)
     lines: list[str] = []
     budget = PREVIEW_CHARS
     for exit_name, path in sorted(last.outputs.items()):
