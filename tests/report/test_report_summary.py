@@ -70,6 +70,14 @@ def test_other_outputs_are_previewed_from_the_last_input(tmp_path: Path) -> None
     assert len(shown) - len("result (d, input 1): ") <= 200 + len(more)
 
 
+def test_a_large_text_output_is_previewed_from_its_start(tmp_path: Path) -> None:
+    # Only its first 4 KiB are read, which here end inside a two-byte character.
+    report = report_with_outputs(tmp_path, [("a" + "é" * 100_000).encode()])
+    lines = result_lines(report)
+    assert lines[0].startswith("result (d, input 0): aéééé")
+    assert lines[-1].endswith("é...")
+
+
 def test_a_binary_output_says_so_and_a_missing_one_says_nothing(tmp_path: Path) -> None:
     report = report_with_outputs(tmp_path, [b"\xff\xfe\x00binary"])
     assert result_lines(report) == ["result (d, input 0): (9 bytes, not text)"]

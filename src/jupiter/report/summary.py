@@ -20,8 +20,10 @@ WIDTH = 80
 MAX_NODE_LINES = 10
 # Characters of exit output previewed in all.
 PREVIEW_CHARS = 200
-# Exit outputs larger than this are not opened for a verdict or a preview.
-MAX_READ_BYTES = 1 << 20
+# A verdict is looked for in exit outputs up to this size (small JSON documents); a preview
+# reads no more than the start of an output.
+MAX_VERDICT_BYTES = 256 << 10
+PREVIEW_BYTES = 4096
 # Which section of report.html shows each cause of a gap between measured and predicted.
 SECTION_OF = {
     "compute": "Tasks: predicted and measured",
@@ -140,7 +142,13 @@ def result_lines(report: Report, width: int = WIDTH) -> list[str]:
 
 
 def _verdict(path: str | None) -> str | None:
-    document = _read(path, as_json=True)
+    data = _start_of(path, MAX_VERDICT_BYTES)
+    if data is None or len(data) == MAX_VERDICT_BYTES:
+        return None
+    try:
+        document = json.loads(data)
+    except ValueError:  # not UTF-8 or not JSON
+        return None
     if isinstance(document, dict) and isinstance(document.get("verdict"), str | int | bool):
         return str(document["verdict"])
     return None
@@ -153,11 +161,12 @@ def _preview(report: Report, width: int) -> list[str]:
     for exit_name, path in sorted(last.outputs.items()):
         if budget <= 0:
             break
-        text = _read(path, as_json=False)
-        if text is None:
+        data = _start_of(path, PREVIEW_BYTES)
+        if data is None:
             continue
-        if not isinstance(text, str):
-            shown = f"({text} bytes, not text)"
+        text = _text(data, cut=len(data) == PREVIEW_BYTES)
+        if text is None:
+            shown = f"({Path(path or '').stat().st_size} bytes, not text)"
         else:
             flat = " ".join(text.split())
             shown = flat if len(flat) <= budget else flat[: budget - 3] + "..."
@@ -166,26 +175,25 @@ def _preview(report: Report, width: int) -> list[str]:
     return lines
 
 
-def _read(path: str | None, as_json: bool) -> object:
-    """A small output's text (or JSON); its size if it is not text; None if unreadable."""
+def _start_of(path: str | None, limit: int) -> bytes | None:
+    """The first `limit` bytes of an output; None if it cannot be read (e.g. it stayed in a
+    Kubernetes cluster)."""
     if path is None:
         return None
     try:
-        file = Path(path)
-        if file.stat().st_size > MAX_READ_BYTES:
-            return None
-        data = file.read_bytes()
+        with Path(path).open("rb") as file:
+            return file.read(limit)
     except OSError:
         return None
+
+
+def _text(data: bytes, cut: bool) -> str | None:
+    """UTF-8 text, or None for binary; a read cut short may end inside a character."""
     try:
-        text = data.decode()
-    except UnicodeDecodeError:
-        return None if as_json else len(data)
-    if not as_json:
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
+        return data.decode()
+    except UnicodeDecodeError as error:
+        if cut and error.start >= len(data) - 3:
+            return data[: error.start].decode(errors="replace")
         return None
 
 
