@@ -14,6 +14,7 @@ from jupiter.report.dag_svg import dag_svg, layers
 from jupiter.report.html import render
 from jupiter.report.model import Report
 from jupiter.report.palette import KELLY, MAX_NODE_COLOURS, colour, node_colouring
+from jupiter.report.schedule_svg import MAX_TIMELINE_RUNS
 from jupiter.report.task_times import task_times
 
 DIAMOND_DAG = {"numbers": [], "a": ["numbers"], "d": ["a"]}
@@ -144,3 +145,15 @@ def test_200_tasks_a_colour_per_node_or_region_and_every_node_once_in_the_legend
     assert "<text" not in dag[: dag.index("</svg>")]
     # 202 tasks and sources, 3 inputs: a page one can still mail.
     assert len(page.encode()) < 1_500_000
+
+
+def test_a_long_stream_of_a_large_app_draws_the_first_inputs_runs_and_says_so() -> None:
+    report = large_report(tasks=200, nodes=8, inputs=60)  # 12,000 task runs
+    page = render(report)
+    timeline = page[page.index("<svg class='timeline'") :]
+    timeline = timeline[: timeline.index("</svg>")]
+    drawn = timeline.count("<rect")
+    assert drawn == MAX_TIMELINE_RUNS  # 20 inputs of 200 runs
+    assert "The runs of the first 20 of 60 inputs (4000 of 12000 task runs)" in page
+    assert "input 19 on" in timeline and "input 20 on" not in timeline
+    assert len(page.encode()) < 2_000_000

@@ -17,6 +17,9 @@ from jupiter.report.model import InputRecord, Report, TaskStats
 from jupiter.report.palette import Colouring
 
 ROW_HEIGHT = 22
+# Task runs the timeline draws at most (about 250 bytes each): past it, the runs of the first
+# inputs, so that a long stream of a large app still makes a page a browser opens at once.
+MAX_TIMELINE_RUNS = 4000
 LABEL_WIDTH = 110
 CHART_WIDTH = 880
 TICKS = 5
@@ -65,6 +68,7 @@ def timeline_svg(report: Report, colouring: Colouring) -> str:
     ran = [bar for bar in bars if bar is not None]
     if not ran:
         return "<p>No task ran.</p>"
+    ran, note = _first_inputs(ran, report)
     # A failed run may have task runs but no completed input: the runs set the bounds too.
     origin = min([r.start for r in ran] + [i.injected_at for i in report.inputs])
     end = max([r.finish for r in ran] + [i.completed_at for i in report.inputs])
@@ -102,7 +106,28 @@ def timeline_svg(report: Report, colouring: Colouring) -> str:
         svg.append("</g>")
     svg += _axis(ROW_HEIGHT * len(used) + 15, end - origin, scale)
     svg.append("</svg>")
-    return "".join(svg)
+    return note + "".join(svg)
+
+
+def _first_inputs(ran: list[_Bar], report: Report) -> tuple[list[_Bar], str]:
+    """At most MAX_TIMELINE_RUNS runs: those of the first inputs, and a note saying so."""
+    if len(ran) <= MAX_TIMELINE_RUNS:
+        return ran, ""
+    per_input: dict[int, int] = {}
+    for bar in ran:
+        per_input[bar.record.input_id] = per_input.get(bar.record.input_id, 0) + 1
+    kept: set[int] = set()
+    total = 0
+    for k in sorted(per_input):
+        if total + per_input[k] > MAX_TIMELINE_RUNS and kept:
+            break
+        kept.add(k)
+        total += per_input[k]
+    note = (
+        f"<p>The runs of the first {len(kept)} of {len(per_input)} inputs ({total} of "
+        f"{len(ran)} task runs); report.json has them all.</p>"
+    )
+    return [bar for bar in ran if bar.record.input_id in kept], note
 
 
 def compared_input(report: Report) -> InputRecord | None:
