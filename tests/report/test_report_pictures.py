@@ -157,3 +157,17 @@ def test_a_long_stream_of_a_large_app_draws_the_first_inputs_runs_and_says_so() 
     assert "The runs of the first 20 of 60 inputs (4000 of 12000 task runs)" in page
     assert "input 19 on" in timeline and "input 20 on" not in timeline
     assert len(page.encode()) < 2_000_000
+
+
+def test_nodes_the_run_did_not_use_share_a_grey_and_the_used_ones_get_a_colour_each() -> None:
+    # 30 nodes, all tasks on 4 of them in one region: colour by node, not by that region.
+    document = large_report(tasks=40, nodes=4).model_dump(mode="json")
+    document["nodes"] += [{"name": f"m{i:02d}", "region": "sfo", "speed": 1.0} for i in range(26)]
+    report = Report.model_validate(document)
+    colouring = node_colouring(report)
+    assert colouring.by == "node"
+    assert [g.key for g in colouring.groups] == ["n000", "n001", "n002", "n003", "not used"]
+    assert len({g.colour for g in colouring.groups}) == 5
+    legend = colouring.legend()
+    assert "not used: m00, m01," in legend and legend.count("m25") == 1
+    assert colouring.of("m07") == colouring.groups[-1].colour

@@ -70,6 +70,23 @@ def test_other_outputs_are_previewed_from_the_last_input(tmp_path: Path) -> None
     assert len(shown) - len("result (d, input 1): ") <= 200 + len(more)
 
 
+def test_at_most_three_exit_outputs_are_previewed_and_the_others_counted(
+    tmp_path: Path,
+) -> None:
+    document = sample_document()
+    outputs = {}
+    for name in ("e1", "e2", "e3", "e4", "e5"):
+        outputs[name] = str(tmp_path / name)
+        (tmp_path / name).write_text(f"{name} says hi\n")
+    document["inputs"] = [dict(document["inputs"][0], outputs=outputs)]
+    assert result_lines(Report.model_validate(document)) == [
+        "result (e1, input 0): e1 says hi",
+        "result (e2, input 0): e2 says hi",
+        "result (e3, input 0): e3 says hi",
+        "  ... 2 more exit outputs",
+    ]
+
+
 def test_a_large_text_output_is_previewed_from_its_start(tmp_path: Path) -> None:
     # Only its first 4 KiB are read, which here end inside a two-byte character.
     report = report_with_outputs(tmp_path, [("a" + "é" * 100_000).encode()])

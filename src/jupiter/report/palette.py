@@ -42,6 +42,8 @@ KELLY = (
 # Up to this many nodes each has its own colour; past it nodes share their region's. Twelve
 # is where Kelly's colours are still far apart at a glance.
 MAX_NODE_COLOURS = 12
+# Nodes the run did not use: paler than any colour above.
+UNUSED = "#e4e4e4"
 
 
 def colour(index: int) -> str:
@@ -64,6 +66,8 @@ class Group:
     key: str
     colour: str
     nodes: tuple[str, ...]
+    # The nodes the run did not use, listed in the legend under one grey.
+    unused: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,8 @@ class Colouring:
         items = []
         for group in self.groups:
             members = ", ".join(group.nodes)
-            label = group.key if self.by == "node" else f"{group.key}: {members}"
+            single = self.by == "node" and not group.unused
+            label = group.key if single else f"{group.key}: {members}"
             items.append(
                 f"<li data-key='{_e(group.key)}'><span class='key' "
                 f"style='background:{group.colour}'></span>{_e(label)}</li>"
@@ -92,26 +97,29 @@ class Colouring:
 
 
 def node_colouring(report: Report) -> Colouring:
-    nodes = [(n.name, n.region) for n in report.nodes]
+    """A colour for each node the run used (mapped or ran a task), or for each of their
+    regions past MAX_NODE_COLOURS of them; the nodes it did not use share one pale grey. A
+    100-node cluster on which the mapper used 4 nodes of one region gets 4 colours."""
+    listed = [(n.name, n.region) for n in report.nodes]
+    known = {name for name, _ in listed}
     # Nodes the records name that the report's list lacks (none in a run's own report).
-    listed = {name for name, _ in nodes}
-    extra = ({r.node for r in report.stats} | set(report.mapping.values())) - listed
-    nodes += [(name, "") for name in sorted(extra)]
-    if len(nodes) <= MAX_NODE_COLOURS:
-        return Colouring(
-            "node",
-            tuple(Group(name, colour(i), (name,)) for i, (name, _) in enumerate(nodes)),
-        )
+    touched = {r.node for r in report.stats} | set(report.mapping.values())
+    listed += [(name, "") for name in sorted(touched - known)]
+    used = [(name, region) for name, region in listed if name in touched] or listed
+    names = {name for name, _ in used}
+    unused = tuple(name for name, _ in listed if name not in names)
+    spare = (Group("not used", UNUSED, unused, unused=True),) if unused else ()
+    if len(used) <= MAX_NODE_COLOURS:
+        groups = tuple(Group(name, colour(i), (name,)) for i, (name, _) in enumerate(used))
+        return Colouring("node", groups + spare)
     regions: dict[str, list[str]] = {}
-    for name, region in nodes:
+    for name, region in used:
         regions.setdefault(region or "(none)", []).append(name)
-    return Colouring(
-        "region",
-        tuple(
-            Group(region, colour(i), tuple(members))
-            for i, (region, members) in enumerate(regions.items())
-        ),
+    groups = tuple(
+        Group(region, colour(i), tuple(members))
+        for i, (region, members) in enumerate(regions.items())
     )
+    return Colouring("region", groups + spare)
 
 
 def _e(text: object) -> str:

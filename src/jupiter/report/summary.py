@@ -18,8 +18,9 @@ from jupiter.report.model import Report
 WIDTH = 80
 # Node lines of the mapping shown; the rest are counted (report.html has them all).
 MAX_NODE_LINES = 10
-# Characters of exit output previewed in all.
+# Characters of exit output previewed in all, and exit outputs at most (the others counted).
 PREVIEW_CHARS = 200
+PREVIEW_EXITS = 3
 # A verdict is looked for in exit outputs up to this size (small JSON documents); a preview
 # reads no more than the start of an output.
 MAX_VERDICT_BYTES = 256 << 10
@@ -158,8 +159,10 @@ def _preview(report: Report, width: int) -> list[str]:
     last = max((i for i in report.inputs if i.outputs), key=lambda i: i.id)
     lines: list[str] = []
     budget = PREVIEW_CHARS
-    for exit_name, path in sorted(last.outputs.items()):
-        if budget <= 0:
+    outputs = sorted(last.outputs.items())
+    for shown_count, (exit_name, path) in enumerate(outputs):
+        if budget <= 0 or shown_count == PREVIEW_EXITS:
+            lines.append(f"  ... {len(outputs) - shown_count} more exit outputs")
             break
         data = _start_of(path, PREVIEW_BYTES)
         if data is None:
