@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from jupiter.report.model import Report
 
@@ -35,8 +36,9 @@ class TaskTimes:
         return self.measured_run / self.predicted_run
 
 
-@dataclass(frozen=True)
-class _Run:
+class _Run(NamedTuple):
+    """One finished (task, input) (a tuple: a long stream has hundreds of thousands)."""
+
     node: str
     ready: float
     start: float
