@@ -3,16 +3,16 @@ lines and report.html, on records written by hand (times in the comments)."""
 
 from __future__ import annotations
 
-import io
+from pathlib import Path
 
 import pytest
-from rich.console import Console
 from tests.report.report_samples import sample_document, stats_record
 
 from jupiter.mapper.stream_sim import InputPrediction, StreamParameters, StreamPrediction
 from jupiter.report.html import render
 from jupiter.report.model import InputBreakdown, Report, StreamInput, StreamPredictionSection
-from jupiter.report.prediction import explain, measured_breakdowns, print_stream_prediction
+from jupiter.report.prediction import explain, measured_breakdowns
+from jupiter.report.summary import comparison_lines
 
 # The diamond src -> a -> (b, c) -> d, exit d.
 PARENTS = {"a": ["src"], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
@@ -117,13 +117,31 @@ def with_section() -> Report:
     return Report.model_validate(document)
 
 
-def test_the_summary_prints_predicted_beside_measured_and_why() -> None:
-    out = io.StringIO()
-    print_stream_prediction(with_section(), Console(file=out, width=200))
-    assert out.getvalue().splitlines() == [
-        "stream: mean makespan 0.625 s measured, 0.400 s predicted; throughput 2.00/s "
-        "measured, 2.50/s predicted (bottleneck n00, 0.100 s per input)",
-        "why: measured 0.625 s vs predicted 0.400 s per input: 80% host overhead",
+def test_the_summary_prints_predicted_beside_measured_why_and_where_to_look() -> None:
+    assert comparison_lines(with_section(), Path("runs/r1")) == [
+        "makespan: 0.625 s measured, 0.400 s predicted (mean per input)",
+        "throughput: 2.00/s measured, 2.50/s predicted; bottleneck n00 (0.100 s/input)",
+        "why: 80% host overhead",
+        "see: runs/r1/report.html, 'Stream: predicted vs measured'",
+    ]
+    # Without --report, the line says how to get the page.
+    assert comparison_lines(with_section(), None)[-1] == (
+        "see: --report DIR writes report.html, 'Stream: predicted vs measured'"
+    )
+
+
+def test_a_long_cause_wraps_under_itself_within_80_columns() -> None:
+    report = with_section()
+    assert report.stream_prediction is not None
+    report.stream_prediction.explanation = (
+        "measured 0.411 s vs predicted 0.114 s per input: 72% queueing at n00 (the stream is "
+        "faster than n00: 0.132 s of work per input, one input every 0.065 s)"
+    )
+    lines = comparison_lines(report, Path("r"))
+    assert lines[2:] == [
+        "why: 72% queueing at n00 (the stream is faster than n00: 0.132 s of work per",
+        "     input, one input every 0.065 s)",
+        "see: r/report.html, 'Timeline'",
     ]
 
 

@@ -24,7 +24,7 @@ from jupiter.k8s.logchannel import LogReader, save_outputs
 from jupiter.k8s.manifest_files import write_manifests
 from jupiter.k8s.render import RenderOptions, Resources, render
 from jupiter.k8s.settings import RunSettings
-from jupiter.mapper.registry import get_mapper
+from jupiter.mapper.registry import BUILTIN, get_mapper
 from jupiter.planning.problem import build_problem
 from jupiter.report.model import parse_report
 from jupiter.report.report import write_report
@@ -55,7 +55,9 @@ def k8s_group() -> None:
 )
 @click.option("--namespace", help="Default: jupiter-<run id>.")
 @click.option("--run-id", help="Default: random. Lower-case letters and digits.")
-@click.option("--mapper", default="heft", show_default=True)
+@click.option(
+    "--mapper", default="heft", show_default=True, help=f"Mapping algorithm: {', '.join(BUILTIN)}."
+)
 @click.option("--inputs", default=10, show_default=True)
 @click.option("--interval", default=0.0, show_default=True)
 @click.option("--max-in-flight", type=int)

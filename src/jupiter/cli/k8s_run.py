@@ -89,7 +89,7 @@ def run_from_cli(options: CliRun) -> None:
             run_on_kubernetes(run, bars, lambda message: console.print(f"warning: {message}"))
         )
     out = Console(quiet=options.quiet)
-    print_summary(report, out)
+    print_summary(report, out, options.report_dir)
     assert report.kubernetes is not None  # run_on_kubernetes always adds it
     roles = report.kubernetes.roles.model_dump()
     out.print(

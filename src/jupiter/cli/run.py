@@ -27,6 +27,7 @@ from jupiter.controller.run_file import DEFAULT_RUN_FILE
 from jupiter.errors import RunError, SpecError
 from jupiter.k8s.settings import RunSettings
 from jupiter.logs import DEFAULT_LEVEL, LEVELS, configure
+from jupiter.mapper.registry import BUILTIN
 from jupiter.profiler.cache import CacheMode
 from jupiter.profiler.home import ProfileSettings
 from jupiter.profiler.model import Profile
@@ -41,6 +42,10 @@ FORCE_OPTION = click.option(
     "--force", is_flag=True, help="Clear --out first if it holds outputs of an earlier run."
 )
 DEMO_NODES = 8
+MAPPER_HELP = (
+    f"Mapping algorithm: {', '.join(BUILTIN)}, or a plugin's name (the jupiter.mappers "
+    "entry point; docs/mappers.md)."
+)
 
 
 MAX_EMULATED_NODES = 1024
@@ -115,7 +120,7 @@ def report_run(
     got to)."""
     report = build_report(result, options.mapper)
     out = Console(quiet=quiet)
-    print_summary(report, out)
+    print_summary(report, out, report_dir)
     out.print(f"outputs: {result.out_dir}")
     if report_dir is not None:
         write_report(report, report_dir)
@@ -131,7 +136,7 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
         click.option(
             "--cluster", "cluster_file", type=click.Path(path_type=Path), help="cluster.yaml"
         ),
-        click.option("--mapper", default="heft", show_default=True, help="Mapping algorithm."),
+        click.option("--mapper", default="heft", show_default=True, help=MAPPER_HELP),
         click.option("--inputs", default=10, show_default=True, help="Inputs to stream."),
         click.option(
             "--out",

@@ -1,21 +1,27 @@
-"""report.html: the page a person opens after a run — summary, phase timings, the DAG as
-mapped, and a Gantt chart of every task run on every node. One self-contained file (inline
-SVG, no scripts, no network), so it can be mailed or archived with the run."""
+"""report.html: the page a person opens after a run, assembled here from its parts: summary,
+phase timings, the DAG coloured by node (dag_svg.py), the predicted schedule beside the
+measured one and every task run (schedule_svg.py), per task predicted against measured
+(task_times.py), per input where the makespan went (breakdown_svg.py, prediction.py), the
+mapping, and where the figures came from. One self-contained file (inline SVG, no scripts,
+no network), so it can be mailed or archived with the run."""
 
 from __future__ import annotations
 
-import colorsys
 import html
-from dataclasses import dataclass
 from pathlib import Path
 
+from jupiter.report.breakdown_svg import breakdown_svg
+from jupiter.report.dag_svg import dag_svg
 from jupiter.report.emulation import emulation_line
-from jupiter.report.model import InputBreakdown, Report, TaskStats, Throughput
+from jupiter.report.model import InputBreakdown, Report, Throughput
+from jupiter.report.palette import Colouring, node_colouring
+from jupiter.report.schedule_svg import compared_input, comparison_svg, timeline_svg
+from jupiter.report.task_times import task_times
 from jupiter.report.tasklogs import load_index, logs_section
 
-ROW_HEIGHT = 22
-LABEL_WIDTH = 90
-CHART_WIDTH = 900
+# The phase bar's width, and about how wide one character of its labels is.
+PHASES_WIDTH = 990
+PHASE_CHAR_PX = 7.5
 
 
 def write_html_report(report: Report, directory: Path) -> Path:
@@ -111,6 +117,7 @@ def _stream_prediction(report: Report) -> list[str]:
         "<h2>Stream: predicted vs measured</h2>",
         head,
         *why,
+        breakdown_svg(report),
         _table(
             ["input", *(f"predicted {p}" for p in parts), *(f"measured {p}" for p in parts)],
             rows,
@@ -151,9 +158,7 @@ def render(report: Report) -> str:
         _table(["", ""], summary),
         "<h2>Phases</h2>",
         _phases(report.phases),
-        "<h2>Timeline</h2><p>Each bar is one task run for one input; the pale part is the time "
-        "it waited for its inputs and its node. Hover for details.</p>",
-        _gantt(report),
+        *_pictures(report, node_colouring(report)),
         "<h2>Mapping</h2>",
         _table(
             ["task", "node", "region", "predicted start", "predicted finish"],
@@ -183,87 +188,82 @@ def render(report: Report) -> str:
     return "\n".join(parts)
 
 
-@dataclass(frozen=True)
-class _Bar:
-    """A task run with a start and a finish: what the timeline can draw."""
-
-    record: TaskStats
-    start: float
-    finish: float
-
-    @staticmethod
-    def of(record: TaskStats) -> _Bar | None:
-        if record.start is None or not record.finish:
-            return None
-        return _Bar(record, record.start, record.finish)
-
-
-def _gantt(report: Report) -> str:
-    # Sources take no time: they only mark where an input entered.
-    sources = set(report.sources)
-    bars = (_Bar.of(r) for r in report.stats if r.task not in sources)
-    ran = [bar for bar in bars if bar is not None]
-    if not ran:
-        return "<p>No task ran.</p>"
-    # A failed run may have task runs but no completed input: the runs set the bounds too.
-    origin = min([r.start for r in ran] + [i.injected_at for i in report.inputs])
-    end = max([r.finish for r in ran] + [i.completed_at for i in report.inputs])
-    scale = CHART_WIDTH / max(end - origin, 1e-9)
-    nodes = [n.name for n in report.nodes]
-    used = [n for n in nodes if any(r.record.node == n for r in ran)]
-    tasks = sorted({r.record.task for r in ran})
-    colours = {t: _colour(i, len(tasks)) for i, t in enumerate(tasks)}
-    height = ROW_HEIGHT * len(used) + 30
-    svg = [
-        f"<svg width='{LABEL_WIDTH + CHART_WIDTH + 20}' height='{height}' "
-        "xmlns='http://www.w3.org/2000/svg' font-size='12'>"
-    ]
-    for row, node in enumerate(used):
-        y = row * ROW_HEIGHT
-        region = _region(report, node)
-        svg.append(f"<text x='0' y='{y + 15}'>{_e(node)} {_e(region)}</text>")
-        svg.append(
-            f"<line x1='{LABEL_WIDTH}' x2='{LABEL_WIDTH + CHART_WIDTH}' y1='{y + ROW_HEIGHT}' "
-            f"y2='{y + ROW_HEIGHT}' stroke='#eee'/>"
-        )
-        for bar in (bar for bar in ran if bar.record.node == node):
-            r = bar.record
-            x0 = LABEL_WIDTH + (bar.start - origin) * scale
-            width = max((bar.finish - bar.start) * scale, 1.0)
-            tip = (
-                f"{r.task} input {r.input_id} on {node}: waited {r.waiting or 0:.3f} s, "
-                f"ran {r.duration or 0:.3f} s"
-            )
-            if r.enter is not None and r.enter < bar.start:
-                wx = LABEL_WIDTH + (r.enter - origin) * scale
-                svg.append(
-                    f"<rect x='{wx:.1f}' y='{y + 8}' width='{max(x0 - wx, 0.5):.1f}' height='6' "
-                    f"fill='{colours[r.task]}' opacity='0.25'><title>{_e(tip)}</title></rect>"
-                )
-            svg.append(
-                f"<rect x='{x0:.1f}' y='{y + 3}' width='{width:.1f}' height='{ROW_HEIGHT - 6}' "
-                f"fill='{colours[r.task]}'><title>{_e(tip)}</title></rect>"
-            )
-    axis_y = ROW_HEIGHT * len(used) + 15
-    for tick in range(6):
-        seconds = (end - origin) * tick / 5
-        x = LABEL_WIDTH + seconds * scale
-        svg.append(f"<text x='{x:.1f}' y='{axis_y}' text-anchor='middle'>{seconds:.2f}s</text>")
-    svg.append("</svg>")
-    legend = " ".join(
-        f"<span class='key' style='background:{colours[t]}'></span>{_e(t)}" for t in tasks
-    )
-    return "".join(svg) + f"<p class='legend'>{legend}</p>"
-
-
 def _phases(phases: dict[str, float]) -> str:
+    """A bar of the phases in proportion; a phase's label is written in its segment only if
+    it fits there, and every phase is listed below the bar, so no label is cut or overlaps."""
     total = sum(phases.values()) or 1.0
-    cells = "".join(
-        f"<div class='phase' style='flex:{max(seconds / total, 0.02):.3f}' "
-        f"title='{_e(name)}: {seconds:.3f} s'>{_e(name)}<br>{seconds:.2f} s</div>"
-        for name, seconds in phases.items()
-    )
-    return f"<div class='phases'>{cells}</div>"
+    cells = []
+    for name, seconds in phases.items():
+        share = max(seconds / total, 0.02)
+        label = f"{name} {seconds:.2f} s"
+        fits = share * PHASES_WIDTH >= len(label) * PHASE_CHAR_PX + 8
+        cells.append(
+            f"<div class='phase' style='flex:{share:.3f}' title='{_e(name)}: {seconds:.3f} s'>"
+            f"{_e(label) if fits else ''}</div>"
+        )
+    listed = "".join(f"<li>{_e(name)} {seconds:.2f} s</li>" for name, seconds in phases.items())
+    return f"<div class='phases'>{''.join(cells)}</div><ul class='legend'>{listed}</ul>"
+
+
+def _task_table(report: Report) -> str:
+    def cell(value: float | None) -> str:
+        return "" if value is None else f"{value:.3f}"
+
+    rows = [
+        (
+            t.task,
+            t.node,
+            cell(t.predicted_run),
+            cell(t.measured_run),
+            "" if t.ratio is None else f"{t.ratio:.1f}x",
+            cell(t.predicted_transfer),
+            cell(t.measured_transfer),
+            cell(t.measured_queueing),
+            str(t.runs),
+        )
+        for t in task_times(report)
+    ]
+    if not rows:
+        return "<p>No task was planned or ran.</p>"
+    head = [
+        "task",
+        "node",
+        "predicted run (s)",
+        "measured run (s, mean)",
+        "measured / predicted",
+        "predicted transfer (s)",
+        "measured transfer (s, mean)",
+        "measured queueing (s, mean)",
+        "runs",
+    ]
+    return _table(head, rows)
+
+
+def _pictures(report: Report, colouring: Colouring) -> list[str]:
+    """The DAG, the predicted schedule beside the measured one, and the timeline."""
+    by = "node" if colouring.by == "node" else "region (too many nodes for a colour each)"
+    entry = compared_input(report)
+    compared = "" if entry is None else f" of input {entry.id}"
+    return [
+        f"<h2>DAG</h2><p>Each task coloured by its {by}; a square is a source. Hover a task "
+        "for its name and node.</p>",
+        colouring.legend(),
+        dag_svg(report, colouring),
+        "<h2>Predicted and measured schedule</h2>"
+        f"<p>For each node, the mapper's schedule for one input on an idle cluster (upper "
+        f"lane, dashed) and the measured runs{compared} (lower lane), seconds from the "
+        "input's injection.</p>",
+        comparison_svg(report, colouring),
+        "<h2>Timeline</h2><p>Each bar is one task run for one input; the pale part is the time "
+        "it waited for its inputs and its node. Hover for details.</p>",
+        timeline_svg(report, colouring),
+        colouring.legend(),
+        "<h2>Tasks: predicted and measured</h2>"
+        "<p>Run: start to finish. Transfer: from the last parent's finish to the task's "
+        "inputs all there (measured: waits for a busy link included). Queueing: the wait "
+        "for the node once the inputs were there.</p>",
+        _task_table(report),
+    ]
 
 
 def _table(header: list[str], rows: list[tuple[str, ...]]) -> str:
@@ -274,11 +274,6 @@ def _table(header: list[str], rows: list[tuple[str, ...]]) -> str:
 
 def _region(report: Report, node: str) -> str:
     return next((n.region for n in report.nodes if n.name == node), "")
-
-
-def _colour(index: int, count: int) -> str:
-    red, green, blue = colorsys.hsv_to_rgb(index / max(count, 1), 0.55, 0.85)
-    return f"#{int(red * 255):02x}{int(green * 255):02x}{int(blue * 255):02x}"
 
 
 def _e(text: object) -> str:
@@ -292,6 +287,8 @@ td, th { border-bottom: 1px solid #ddd; padding: 3px 10px; text-align: left; }
 .phases { display: flex; width: 990px; margin-bottom: 1.5em; }
 .phase { background: #dfe8f5; border-right: 2px solid white; padding: 4px; font-size: 12px;
          overflow: hidden; white-space: nowrap; }
-.legend { font-size: 12px; } .key { display: inline-block; width: 10px; height: 10px;
-          margin: 0 4px 0 10px; }
+.legend { font-size: 12px; display: flex; flex-wrap: wrap; gap: 2px 14px; list-style: none;
+          padding: 0; max-width: 990px; }
+.key { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
+svg { display: block; margin: 0.5em 0; }
 """

@@ -25,7 +25,7 @@ REPORT_VERSION = 1
 BACKEND_ONLY = ("outputs_omitted", "backend", "kubernetes")
 # Sections added after report.json's first form: absent (not null) when a run has none, so
 # that a report written before them reads and writes back unchanged.
-ABSENT_WHEN_NULL = ("emulation", "conditions")
+ABSENT_WHEN_NULL = ("emulation", "conditions", "dag")
 
 
 class Part(BaseModel):
@@ -414,6 +414,11 @@ class Report(Part):
     )
     sources: list[str] = Field(description="The app's sources (where inputs enter).")
     mapping: dict[str, str] = Field(description="Task or source -> node.")
+    dag: dict[str, list[str]] | None = Field(
+        default=None,
+        description="The app's DAG: every task and source -> the tasks and sources whose "
+        "outputs it consumes (a source: none); absent in reports written before it.",
+    )
     predicted_makespan: float | None = Field(
         description="The mapper's makespan for one input on an idle cluster, seconds; null "
         "only when the run failed before mapping."

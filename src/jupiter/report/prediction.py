@@ -14,11 +14,9 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rich.console import Console
-
 from jupiter.controller.run import RunResult
 from jupiter.mapper.stream_sim import InputPrediction, StreamPrediction
-from jupiter.report.model import InputBreakdown, Report, StreamInput, StreamPredictionSection
+from jupiter.report.model import InputBreakdown, StreamInput, StreamPredictionSection
 
 # Measured within this fraction of the prediction needs no explaining.
 CLOSE_ENOUGH = 0.15
@@ -218,24 +216,3 @@ def _saturation(
 
 def _ratio(measured: float, predicted: float) -> str:
     return f"{measured / predicted:.1f}x" if predicted > 0 else "more than"
-
-
-def print_stream_prediction(report: Report, console: Console) -> None:
-    """Two lines: the stream measured against predicted, and why they differ."""
-    section = report.stream_prediction
-    if section is None or section.measured_mean_makespan is None:
-        return
-    line = (
-        f"stream: mean makespan {section.measured_mean_makespan:.3f} s measured, "
-        f"{section.mean_makespan:.3f} s predicted"
-    )
-    if section.measured_throughput is not None and section.throughput is not None:
-        line += (
-            f"; throughput {section.measured_throughput:.2f}/s measured, "
-            f"{section.throughput:.2f}/s predicted"
-        )
-    if section.bottleneck is not None and section.bottleneck_period is not None:
-        line += f" (bottleneck {section.bottleneck}, {section.bottleneck_period:.3f} s per input)"
-    console.print(line, markup=False, highlight=False)
-    if section.explanation is not None:
-        console.print(f"why: {section.explanation}", markup=False, highlight=False)

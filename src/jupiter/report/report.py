@@ -30,7 +30,15 @@ from jupiter.report.model import (
     TaskStats,
     Throughput,
 )
-from jupiter.report.prediction import print_stream_prediction, stream_section
+from jupiter.report.prediction import stream_section
+from jupiter.report.summary import (
+    comparison_lines,
+    mapping_lines,
+    result_lines,
+    say,
+    width_of,
+    wrapped,
+)
 
 
 def build_report(result: RunResult, mapper: str) -> Report:
@@ -64,6 +72,10 @@ def build_report(result: RunResult, mapper: str) -> Report:
         emulation=emulation,
         sources=list(result.app.sources),
         mapping=schedule.mapping if schedule is not None else {},
+        dag={
+            **{source: [] for source in result.app.sources},
+            **{task: result.app.upstream(task) for task in result.app.tasks},
+        },
         predicted_makespan=schedule.makespan if schedule is not None else None,
         predicted_schedule=[
             PlannedRun(task=a.task, node=a.node, start=a.start, finish=a.finish)
@@ -192,15 +204,32 @@ def write_report(report: Report, directory: Path) -> Path:
 SUMMARY_TAIL_LINES = 3
 
 
-def print_summary(report: Report, console: Console) -> None:
-    title = f"{report.app} — {len(report.inputs)} inputs, mapper {report.mapper}"
+# Inputs the summary table lists one by one; past it, the first and last few.
+SUMMARY_INPUTS = 12
+SUMMARY_ENDS = 5
+
+
+def print_summary(report: Report, console: Console, report_dir: Path | None = None) -> None:
+    """What a run did, in lines that fit 80 columns: the inputs' makespans, the phases, the
+    mapping, measured against predicted and why (pointing into `report_dir`'s report.html),
+    and what the app computed."""
+    width = width_of(console)
+    title = f"{report.app}: {len(report.inputs)} inputs, mapper {report.mapper}"
     if report.status != "completed":
         title += f" ({report.status})"
-    table = Table(title=title)
+    say(console, wrapped("", title, width))
+    table = Table()
     table.add_column("input", justify="right")
     table.add_column("makespan (s)", justify="right")
-    for entry in report.inputs:
-        table.add_row(str(entry.id), f"{entry.makespan:.3f}")
+    entries = report.inputs
+    if len(entries) > SUMMARY_INPUTS:
+        hidden = len(entries) - 2 * SUMMARY_ENDS
+        entries = [*entries[:SUMMARY_ENDS], None, *entries[-SUMMARY_ENDS:]]
+    for entry in entries:
+        if entry is None:
+            table.add_row("...", f"{hidden} more")
+        else:
+            table.add_row(str(entry.id), f"{entry.makespan:.3f}")
     table.add_section()
     if report.makespan is not None:
         table.add_row("mean", f"{report.makespan.mean:.3f}")
@@ -211,10 +240,10 @@ def print_summary(report: Report, console: Console) -> None:
         table.add_row("throughput", f"{report.throughput.per_second:.2f}/s")
     console.print(table)
     phases = "  ".join(f"{name} {seconds:.2f}s" for name, seconds in report.phases.items())
-    console.print(f"phases: {phases}")
+    say(console, wrapped("phases: ", phases, width))
     line = emulation_line(report.emulation)
     if line is not None:
-        console.print(line, markup=False, highlight=False)
+        say(console, wrapped("", line, width))
     print_failures(report, console)
     print_recovery(report, console)
     if report.conditions:
@@ -222,8 +251,10 @@ def print_summary(report: Report, console: Console) -> None:
             f"{'before the stream' if c.stream_s is None else f'{c.stream_s:.1f} s'} {c.change}"
             for c in report.conditions
         )
-        console.print(f"conditions: {applied}", markup=False, highlight=False)
-    print_stream_prediction(report, console)
+        say(console, wrapped("conditions: ", applied, width))
+    say(console, mapping_lines(report, width))
+    say(console, comparison_lines(report, report_dir, width))
+    say(console, result_lines(report, width))
 
 
 def print_recovery(report: Report, console: Console) -> None:
@@ -231,20 +262,18 @@ def print_recovery(report: Report, console: Console) -> None:
     for epoch in report.recovery.epochs:
         if epoch.trigger != "recovery":
             gain = epoch.predicted_gain or 0.0
-            console.print(
-                f"controller ({epoch.trigger}): epoch {epoch.epoch}: moved {len(epoch.moved)} "
-                f"tasks, predicted {gain:.0%} less makespan; {epoch.reason}",
-                markup=False,
-                highlight=False,
+            text = (
+                f"epoch {epoch.epoch}: moved {len(epoch.moved)} tasks, predicted "
+                f"{gain:.0%} less makespan; {epoch.reason}"
             )
+            say(console, wrapped(f"controller ({epoch.trigger}): ", text, width_of(console)))
             continue
-        console.print(
-            f"recovery: epoch {epoch.epoch}: {epoch.reason}; detected in "
+        text = (
+            f"epoch {epoch.epoch}: {epoch.reason}; detected in "
             f"{epoch.detection_s:.2f} s, re-mapped in {epoch.remap_s * 1000:.0f} ms; moved "
-            f"{len(epoch.moved)} tasks; {len(epoch.in_flight)} inputs in flight replayed",
-            markup=False,
-            highlight=False,
+            f"{len(epoch.moved)} tasks; {len(epoch.in_flight)} inputs in flight replayed"
         )
+        say(console, wrapped("recovery: ", text, width_of(console)))
 
 
 def print_failures(report: Report, console: Console) -> None:
@@ -255,4 +284,4 @@ def print_failures(report: Report, console: Console) -> None:
         tail = failed.message.strip().splitlines()[-SUMMARY_TAIL_LINES:]
         console.print(f"  input {failed.id}: task {failed.task} on {failed.node}", markup=False)
         for line in tail:
-            console.print(f"    {line}", markup=False, highlight=False)
+            say(console, wrapped("    ", line, width_of(console)))
