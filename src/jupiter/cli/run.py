@@ -132,7 +132,12 @@ def report_run(
 
 def run_options(function: click.decorators.FC) -> click.decorators.FC:
     decorators = [
-        click.option("--nodes", type=int, help="Emulate N nodes over the 8 default regions."),
+        click.option(
+            "--nodes",
+            type=int,
+            help=f"Emulate N nodes over the 8 default regions (default: {DEMO_NODES}, unless "
+            "--cluster is given).",
+        ),
         click.option(
             "--cluster", "cluster_file", type=click.Path(path_type=Path), help="cluster.yaml"
         ),
@@ -147,9 +152,24 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
             help="Exit-task outputs land in OUT/<input id>/.",
         ),
         FORCE_OPTION,
-        click.option("--report", "report_dir", type=click.Path(path_type=Path)),
-        click.option("--interval", default=0.0, help="Seconds between injected inputs."),
-        click.option("--max-in-flight", type=int, help="Inputs in the DAG at once."),
+        click.option(
+            "--report",
+            "report_dir",
+            type=click.Path(path_type=Path),
+            help="Write report.json, report.html and the task logs into this folder "
+            "(default: none; the summary is printed either way).",
+        ),
+        click.option(
+            "--interval",
+            default=0.0,
+            show_default=True,
+            help="Seconds between injected inputs (0: as fast as --max-in-flight allows).",
+        ),
+        click.option(
+            "--max-in-flight",
+            type=int,
+            help="Inputs in the DAG at once (default: no limit).",
+        ),
         click.option("--timeout", default=600.0, show_default=True, help="Streaming timeout (s)."),
         click.option(
             "--task-timeout",
