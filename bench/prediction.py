@@ -143,7 +143,15 @@ def main() -> None:
         help="K >= 1 or auto (the default: fits the runs into the cores other work leaves)",
     )
     parser.add_argument(
-        "--only", metavar="NAME", help="only this example (or 'trace' for the imported trace)"
+        "--nodes-106",
+        action="store_true",
+        help="also the 106-node row: a generated 30-task app (the paper's parameters, time "
+        "scale 0.01), 10 inputs (long: 106 agents profile on this machine's cores)",
+    )
+    parser.add_argument(
+        "--only",
+        metavar="NAME",
+        help="only this example ('trace': the imported trace; '106': the 106-node row)",
     )
     args = parser.parse_args()
     dilation: float | Literal["auto"] = (
@@ -155,10 +163,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jupiter-bench-") as raw:
         tmp = Path(raw)
         for app in sorted(p for p in EXAMPLES.iterdir() if (p / "app.yaml").is_file()):
-            if args.only is not None and app.name != args.only:
+            if (args.only is not None and app.name != args.only) or args.only == "106":
                 continue
             rows += measure(
                 app.name, app, Cluster.default(8), args.inputs, tmp, not args.no_profile, dilation
+            )
+        if args.nodes_106 or args.only == "106":
+            generated = tmp / "apps" / "generated-30"
+            paper = ["--tasks", "30", "--time-scale", "0.01", "--seed", "1"]
+            subprocess.run(
+                [sys.executable, "-m", "jupiter", "generate-app", str(generated), *paper],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            rows += measure(
+                "generated 30 tasks (106 nodes)",
+                generated,
+                Cluster.default(106),
+                args.inputs,
+                tmp,
+                not args.no_profile,
+                dilation,
             )
         if args.only is not None and args.only != "trace":
             pass
