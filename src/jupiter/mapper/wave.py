@@ -12,10 +12,11 @@ Three decision rules share the controllers below:
 
 For the two threshold rules: the home gives every non-entry task a controller: its only
 parent or, with several parents, the first parent (edge order) that already controls a
-task, else the first parent. Entry tasks are appointed by the home itself, which has no link estimates and so
-judges nodes by load alone (as the original home did). Then, in topological order, the
-node running each controller appoints the child's node with `wave_view` from its own view:
-its links, the others' load, and the bytes the controller sends that child.
+task, else the first parent. Entry tasks are appointed by the home itself, which has no
+link estimates and so judges nodes by load alone (as the original home did). Then, in
+topological order, the node running each controller appoints the child's node with
+`wave_view` from its own view: its links, the others' load, and the bytes the controller
+sends that child.
 
 Start and finish times come from `simulate` (one task at a time per node, first come first
 served), so the schedule passes the same validity check as every other mapper.
