@@ -126,6 +126,9 @@ def test_ledger_counts_pins_still_to_come_against_the_cap():
     assert ledger.full() == frozenset({"n2"})
     with pytest.raises(ValueError, match="appointed already"):
         ledger.announce(Decision("s", None, "n1", 0.0, 1.0))
+    with pytest.raises(ValueError, match="before its turn"):
+        ledger.announce(Decision(plan.order[2], "n2", "n1", 1.0, 2.0))
+    assert ledger.done_before(plan.order[1]) and not ledger.done_before(plan.order[2])
 
 
 def test_view_for_takes_the_controlling_parent_and_announced_others():
@@ -138,11 +141,8 @@ def test_view_for_takes_the_controlling_parent_and_announced_others():
     )
     plan = WavePlan.of(compile_problem(problem))
     assert plan.controller == {"p": None, "q": None, "c": "p"}
-    placed = {
-        "p": Decision("p", None, "n1", 0.0, 1.0),
-        "q": Decision("q", None, "n2", 0.0, 2.0),
-    }
-    v = view_for(plan, "c", "n1", {"n2": fixed(0.5)}, placed, {"n1": 1.0, "n2": 2.0}, ())
+    placed = {"p": ("n1", 1.0), "q": ("n2", 2.0)}
+    v = view_for(plan.child("c"), "n1", {"n2": fixed(0.5)}, placed, {"n1": 1.0, "n2": 2.0}, ())
     assert (v.parent_finish, v.data_bytes) == (1.0, 7.0)
     assert v.others == (OtherParent("n2", 2.0, 9.0),)
 

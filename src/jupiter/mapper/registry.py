@@ -54,6 +54,7 @@ BUILTIN: dict[str, str] = {
     "stream": "jupiter.mapper.stream:schedule",
     "wave-classic": "jupiter.mapper.wave:schedule_classic",
     "wave-greedy": "jupiter.mapper.wave:schedule_greedy",
+    "wave-distributed": "jupiter.mapper.wave:schedule_distributed",
 }
 
 _registered: dict[str, Mapper | FullMapper] = {}

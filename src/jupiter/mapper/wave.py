@@ -44,6 +44,7 @@ from jupiter.mapper.wave_plan import WavePlan, decide_in_process, link_rows, nod
 from jupiter.mapper.wave_view import LocalView, NodeLoad, greedy_choice, random_choice
 
 NAME = "wave"
+DISTRIBUTED_NAME = "wave-distributed"
 CLASSIC_NAME = "wave-classic"
 GREEDY_NAME = "wave-greedy"
 RANDOM_NAME = "wave-random"
@@ -61,9 +62,24 @@ def schedule(
 ) -> Schedule:
     """WAVE with load feedback: each decider appoints the child's earliest-finish node from
     its own links and the announced ready times (wave_eft.py, wave_plan.py)."""
-    a = compile_partial(problem, existing, exclude)
+    return _eft(compile_partial(problem, existing, exclude), NAME)
+
+
+def schedule_distributed(
+    problem: SchedulingProblem,
+    *,
+    existing: Mapping[str, str] | None = None,
+    exclude: Collection[str] = (),
+) -> Schedule:
+    """`wave` under the name `wave-distributed`. In `jupiter run` the agents make these
+    decisions themselves (controller/wave_home.py); this in-process form serves `jupiter
+    schedule`, the dry run and re-mapping around a lost agent."""
+    return _eft(compile_partial(problem, existing, exclude), DISTRIBUTED_NAME)
+
+
+def _eft(a: ProblemArrays, name: str) -> Schedule:
     decisions = decide_in_process(WavePlan.of(a), link_rows(a))
-    return simulate_indices(a, node_indices(a, decisions), NAME)
+    return simulate_indices(a, node_indices(a, decisions), name)
 
 
 def schedule_classic(

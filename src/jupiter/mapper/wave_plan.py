@@ -15,7 +15,7 @@ which agent answers first.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +38,19 @@ class Decision:
     finish: float
 
 
+@dataclass(frozen=True)
+class Child:
+    """What a decider is told about one child it appoints (the agents get it from the home
+    with the child's turn): its controller, compute estimates (node order breaks ties),
+    parents with the bytes each sends (edge order), and its pin."""
+
+    task: str
+    controller: str | None
+    compute: Mapping[str, float]
+    parents: tuple[tuple[str, float], ...]
+    pin: str | None = None
+
+
 @dataclass
 class WavePlan:
     nodes: list[str]
@@ -47,6 +60,16 @@ class WavePlan:
     order: list[str]  # the turn order
     pinned: dict[str, str] = field(default_factory=dict)
     cap: int | None = None
+    position: dict[str, int] = field(init=False)
+    controls: dict[str, list[str]] = field(init=False)  # the children each task controls
+
+    def __post_init__(self) -> None:
+        self.position = {t: i for i, t in enumerate(self.order)}
+        self.controls = {t: [] for t in self.order}
+        for t in self.order:
+            parent = self.controller[t]
+            if parent is not None:
+                self.controls[parent].append(t)
 
     @classmethod
     def of(cls, a: ProblemArrays) -> WavePlan:
@@ -65,9 +88,14 @@ class WavePlan:
         order = [tasks[i] for i in by_decreasing(upward_ranks(a), a)]
         return cls(nodes, compute, parents, controllers(a), order, pinned, a.cap)
 
-    def controlled_by(self, task: str) -> list[str]:
-        """The children `task` controls, in turn order."""
-        return [t for t in self.order if self.controller[t] == task]
+    def child(self, task: str) -> Child:
+        return Child(
+            task,
+            self.controller[task],
+            self.compute[task],
+            tuple(self.parents[task]),
+            self.pinned.get(task),
+        )
 
     def entries(self) -> list[str]:
         return [t for t in self.order if self.controller[t] is None]
@@ -108,9 +136,20 @@ class Ledger:
                 held[node] = held.get(node, 0) + 1
         return frozenset(n for n, count in held.items() if count >= cap)
 
+    def where(self, tasks: Iterable[str]) -> dict[str, tuple[str, float]]:
+        """(node, expected finish) of each of `tasks` that was announced."""
+        return {t: (self.placed[t].node, self.placed[t].finish) for t in tasks if t in self.placed}
+
+    def done_before(self, task: str) -> bool:
+        """Whether every task before `task` in the turn order was announced: its turn."""
+        return len(self.placed) >= self.plan.position[task]
+
     def announce(self, decision: Decision) -> None:
         if decision.task in self.placed:
             raise ValueError(f"task {decision.task!r} was appointed already")
+        due = self.plan.order[len(self.placed)]
+        if decision.task != due:
+            raise ValueError(f"task {decision.task!r} announced before its turn ({due!r} is due)")
         self.placed[decision.task] = decision
         node = decision.node
         self.ready[node] = max(self.ready.get(node, 0.0), decision.finish)
@@ -118,27 +157,27 @@ class Ledger:
 
 
 def view_for(
-    plan: WavePlan,
-    task: str,
+    child: Child,
     decider: str | None,
     links: Mapping[str, LinkModel],
-    placed: Mapping[str, Decision],
+    placed: Mapping[str, tuple[str, float]],
     ready: Mapping[str, float],
     full: Collection[str],
 ) -> EftView:
-    """The view `decider` has when it appoints `task`: its own `links`, the announced
-    placements of the task's parents, every node's announced ready time and the full nodes."""
-    parent = plan.controller[task]
+    """The view `decider` has when it appoints `child`: its own `links`, the announced
+    (node, finish) of the child's parents, every node's announced ready time, the full
+    nodes."""
     finish, nbytes, others, mine = 0.0, 0.0, [], False
-    for p, b in plan.parents[task]:
-        if p == parent and not mine:
-            finish, nbytes, mine = placed[p].finish, b, True
+    for p, b in child.parents:
+        node, done = placed[p]
+        if p == child.controller and not mine:
+            finish, nbytes, mine = done, b, True
         else:
-            others.append(OtherParent(placed[p].node, placed[p].finish, b))
+            others.append(OtherParent(node, done, b))
     return EftView(
         node=decider,
         links=links if decider is not None else {},
-        compute=plan.compute[task],
+        compute=child.compute,
         ready=ready,
         parent_finish=finish,
         data_bytes=nbytes,
@@ -147,15 +186,14 @@ def view_for(
     )
 
 
-def decide(plan: WavePlan, task: str, view: EftView) -> Appointment:
-    """The appointment for `task` from `view`: its pin if it has one, else the earliest
+def decide(child: Child, view: EftView) -> Appointment:
+    """The appointment for `child` from `view`: its pin if it has one, else the earliest
     finish among the nodes with room."""
-    pin = plan.pinned.get(task)
-    if pin is not None:
-        return expected(view, pin)
+    if child.pin is not None:
+        return expected(view, child.pin)
     choice = eft_choice(view)
     if choice is None:
-        raise ValueError(f"no node has room for task {task!r}")
+        raise ValueError(f"no node has room for task {child.task!r}")
     return choice
 
 
@@ -166,11 +204,12 @@ def decide_in_process(
     ledger = Ledger(plan)
     decisions = []
     for task in plan.order:
-        parent = plan.controller[task]
-        decider = None if parent is None else ledger.placed[parent].node
+        child = plan.child(task)
+        decider = None if child.controller is None else ledger.placed[child.controller].node
         row = links[decider] if decider is not None else {}
-        view = view_for(plan, task, decider, row, ledger.placed, ledger.ready, ledger.full())
-        chosen = decide(plan, task, view)
+        placed = ledger.where(p for p, _ in child.parents)
+        view = view_for(child, decider, row, placed, ledger.ready, ledger.full())
+        chosen = decide(child, view)
         decision = Decision(task, decider, chosen.node, chosen.start, chosen.finish)
         ledger.announce(decision)
         decisions.append(decision)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jupiter.controller.run import RunResult
+from jupiter.controller.wave_home import WaveOutcome
 from jupiter.profiler.summary import execution_comparison
 from jupiter.report.dilation import in_emulated_time
 from jupiter.report.emulation import emulation_line, emulation_section
@@ -29,6 +30,8 @@ from jupiter.report.model import (
     TaskExecution,
     TaskStats,
     Throughput,
+    WaveMessagesSection,
+    WaveSection,
 )
 from jupiter.report.prediction import print_stream_prediction, stream_section
 
@@ -140,6 +143,7 @@ def build_report(result: RunResult, mapper: str) -> Report:
             for c in result.conditions
         ]
         or None,
+        wave=wave_section(result.wave),
         throughput=throughput(result.injected_at, result.completed_at),
         stream_prediction=stream_section(
             result, throughput(result.injected_at, result.completed_at).per_second
@@ -148,6 +152,26 @@ def build_report(result: RunResult, mapper: str) -> Report:
         duplicates=[Duplicate(input_id=k, task=t) for k, t in result.duplicates],
         # The executors' records came as JSON from /circe/stats: checked against the contract.
         stats=[TaskStats.model_validate(record) for record in result.stats],
+    )
+
+
+def wave_section(outcome: WaveOutcome | None) -> WaveSection | None:
+    if outcome is None:
+        return None
+    m = outcome.messages
+    return WaveSection(
+        decisions=len(outcome.decisions),
+        by_agents=sum(d.decider is not None for d in outcome.decisions),
+        seconds=outcome.seconds,
+        same_as_in_process=outcome.same_as_in_process,
+        messages=WaveMessagesSection(
+            start=m.start,
+            appointments=m.appointments,
+            local_appointments=m.local_appointments,
+            turns=m.turns,
+            announcements=m.announcements,
+            total=m.total,
+        ),
     )
 
 
