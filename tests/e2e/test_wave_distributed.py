@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from jupiter.agent.auth import auth_headers
 from jupiter.api import paths
@@ -51,7 +52,10 @@ def random_problem(cluster: Cluster, tasks: int, seed: int, cap: int | None) -> 
     return SchedulingProblem(names, nodes, compute, edges, links, pinned, cap)
 
 
-def test_agents_decide_as_the_in_process_wave_from_the_same_views(tmp_path: Path) -> None:
+@pytest.mark.parametrize("peer_links", [False, True])
+def test_agents_decide_as_the_in_process_wave_from_the_same_views(
+    tmp_path: Path, peer_links: bool
+) -> None:
     app = load_app(diamond(tmp_path / "diamond"))
     cluster = Cluster.default(6)
     problem = random_problem(cluster, 40, seed=5, cap=9)
@@ -60,14 +64,19 @@ def test_agents_decide_as_the_in_process_wave_from_the_same_views(tmp_path: Path
     async def scenario() -> None:
         async with deployed_agents(app, cluster, LocalBackend(), profiling=False) as context:
             outcome = await distributed_wave(
-                context.state.wave, context.agents(), context.state.latch, problem
+                context.state.wave,
+                context.agents(),
+                context.state.latch,
+                problem,
+                peer_links=peer_links,
             )
             await refused_after_the_wave(context.home_url, context.token)
         a = compile_problem(problem)
-        in_process = decide_in_process(WavePlan.of(a), link_rows(a))
+        in_process = decide_in_process(WavePlan.of(a), link_rows(a), peer_links=peer_links)
         assert outcome.decisions == in_process
         assert outcome.same_as_in_process
-        assert outcome.schedule.mapping == wave.schedule(problem).mapping
+        expected = wave.schedule(problem, peer_links=peer_links).mapping
+        assert outcome.schedule.mapping == expected
         outcome.schedule.check(problem)
         # Each agent decided from its own row, which here is the cluster's link model.
         assert outcome.links == a.problem.links

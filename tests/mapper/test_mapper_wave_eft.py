@@ -157,3 +157,25 @@ def test_wave_beats_the_threshold_rules_on_a_random_dag():
     ours.check(problem)
     assert ours.makespan < wave.schedule_classic(problem).makespan
     assert ours.makespan < wave.schedule_greedy(problem).makespan
+
+
+def test_peer_links_take_the_other_parents_own_announced_link():
+    # The other parent's node b announced its link to a: 10 s, where our guess (me->a) is 1.
+    other = OtherParent(node="b", finish=20.0, data_bytes=0.0, links={"a": fixed(10.0)})
+    v = view(others=(other,))
+    assert expected(v, "a").start == 30.0
+    assert expected(v, "b").start == 20.0
+
+
+def test_peer_links_bring_wave_near_heft_on_a_random_dag_with_joins():
+    from jupiter.mapper import heft
+    from jupiter.mapper.network import random_network
+    from jupiter.mapper.random_dag import random_problem
+
+    network = random_network(40, seed=7, latency=(0.0, 0.0))
+    problem = random_problem(120, 40, ccr=1.0, alpha=1.0, out_degree=3, network=network, seed=7)
+    guessed = wave.schedule(problem)
+    announced = wave.schedule(problem, peer_links=True)
+    announced.check(problem)
+    assert announced.makespan < guessed.makespan
+    assert announced.makespan <= 1.3 * heft.schedule(problem).makespan

@@ -67,8 +67,11 @@ def own_links(node: str, cluster: Cluster, fits: Mapping[str, LinkProfile]) -> d
     return row
 
 
-def child_of(turn: WaveTurn) -> tuple[Child, dict[str, tuple[str, float]]]:
-    """The child and its parents' announced (node, finish), as the turn states them."""
+def child_of(
+    turn: WaveTurn,
+) -> tuple[Child, dict[str, tuple[str, float]], dict[str, dict[str, LinkModel]] | None]:
+    """The child, its parents' announced (node, finish), and (peer_links) the link fits
+    their nodes announced, as the turn states them."""
     child = Child(
         task=turn.task,
         controller=turn.controller,
@@ -76,7 +79,13 @@ def child_of(turn: WaveTurn) -> tuple[Child, dict[str, tuple[str, float]]]:
         parents=tuple((p.task, p.bytes) for p in turn.parents),
         pin=turn.pin,
     )
-    return child, {p.task: (p.node, p.finish) for p in turn.parents}
+    placed = {p.task: (p.node, p.finish) for p in turn.parents}
+    announced = {
+        p.node: {peer: LinkModel(m.p, m.q, m.r) for peer, m in p.links.items()}
+        for p in turn.parents
+        if p.links is not None
+    }
+    return child, placed, (announced if turn.peer_links else None)
 
 
 class WaveRole:
@@ -159,8 +168,8 @@ class WaveRole:
         turn = await self.home.wave_turn(
             WaveTurnRequest(node=self.node, task=task), timeout=TURN_TIMEOUT_S
         )
-        child, placed = child_of(turn)
-        view = view_for(child, self.node, links, placed, turn.ready, turn.full)
+        child, placed, announced = child_of(turn)
+        view = view_for(child, self.node, links, placed, turn.ready, turn.full, announced)
         chosen = decide(child, view)
         await self.home.wave_announce(
             WaveAnnouncement(

@@ -65,6 +65,8 @@ class ParentPlacement(Message):
     node: Name
     finish: Figure
     bytes: Figure
+    # With peer_links: the link fits that node announced when the WAVE started.
+    links: dict[Name, Link] | None = None
 
 
 class WaveTurn(Message):
@@ -81,6 +83,8 @@ class WaveTurn(Message):
     ready: dict[Name, Figure]
     full: list[Name] = Field(default_factory=list, max_length=MAX_NAMES)
     controls: list[Name] = Field(default_factory=list, max_length=MAX_NAMES)
+    # Use the other parents' announced link fits (`links` on each parent), not a guess.
+    peer_links: bool = False
 
 
 class WaveAnnouncement(Message):

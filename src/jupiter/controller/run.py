@@ -474,7 +474,11 @@ async def _run_phases(
                 if options.mapper == WAVE_DISTRIBUTED:
                     # The agents' mapper roles decide; the home keeps the ledger.
                     seen.wave = await distributed_wave(
-                        context.state.wave, context.agents(), context.state.latch, built.problem
+                        context.state.wave,
+                        context.agents(),
+                        context.state.latch,
+                        built.problem,
+                        peer_links=bool(options.mapper_parameters.get("peer_links", False)),
                     )
                     schedule = seen.wave.schedule
                 else:

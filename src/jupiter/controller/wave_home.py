@@ -31,6 +31,7 @@ from jupiter.api import paths
 from jupiter.api.client import AgentClient
 from jupiter.api.reading import answer, read_body
 from jupiter.api.wave import (
+    Link,
     ParentPlacement,
     WaveAnnouncement,
     WaveAppointment,
@@ -91,6 +92,8 @@ class WaveLedgerService:
     """The ledger the home keeps while a distributed WAVE runs (None otherwise)."""
 
     ledger: Ledger | None = None
+    # With peer_links: each agent's link fits as it answered the start, passed on with turns.
+    rows: dict[str, dict[str, Link]] | None = None
     messages: WaveMessages = field(default_factory=WaveMessages)
     failure: str | None = None
     _turns: dict[str, asyncio.Event] = field(default_factory=dict)
@@ -100,6 +103,7 @@ class WaveLedgerService:
         self.ledger = Ledger(plan)
         self.messages = WaveMessages()
         self.failure = None
+        self.rows = None
         self._turns = {}
         return self.ledger
 
@@ -166,7 +170,7 @@ def wave_routes(service: WaveLedgerService) -> list[web.RouteDef]:
         if decider != body.node:
             raise web.HTTPConflict(text=f"{body.task!r} is decided by {decider}, not {body.node}")
         service.messages.turns += 1
-        return answer(_turn(ledger, body.task))
+        return answer(_turn(ledger, body.task, service.rows))
 
     async def announce(request: web.Request) -> web.Response:
         body = await read_body(request, WaveAnnouncement)
@@ -203,7 +207,7 @@ def _ledger(service: WaveLedgerService) -> Ledger:
     return service.ledger
 
 
-def _turn(ledger: Ledger, task: str) -> WaveTurn:
+def _turn(ledger: Ledger, task: str, rows: dict[str, dict[str, Link]] | None) -> WaveTurn:
     plan = ledger.plan
     child = plan.child(task)
     assert child.controller is not None
@@ -213,7 +217,11 @@ def _turn(ledger: Ledger, task: str) -> WaveTurn:
         compute=dict(child.compute),
         parents=[
             ParentPlacement(
-                task=p, node=ledger.placed[p].node, finish=ledger.placed[p].finish, bytes=b
+                task=p,
+                node=ledger.placed[p].node,
+                finish=ledger.placed[p].finish,
+                bytes=b,
+                links=None if rows is None else rows[ledger.placed[p].node],
             )
             for p, b in child.parents
         ],
@@ -221,13 +229,21 @@ def _turn(ledger: Ledger, task: str) -> WaveTurn:
         ready=dict(ledger.ready),
         full=sorted(ledger.full()),
         controls=plan.controls[task],
+        peer_links=rows is not None,
     )
 
 
 async def distributed_wave(
-    service: WaveLedgerService, agents: AgentClient, latch: RunLatch, problem: SchedulingProblem
+    service: WaveLedgerService,
+    agents: AgentClient,
+    latch: RunLatch,
+    problem: SchedulingProblem,
+    *,
+    peer_links: bool = False,
 ) -> WaveOutcome:
-    """Map `problem` with the agents' mapper roles; the schedule's times come from `simulate`."""
+    """Map `problem` with the agents' mapper roles; the schedule's times come from `simulate`.
+    `peer_links` as for `wave` (mapper/wave.py): the home passes each node's announced link
+    fits on with the turns of the children its tasks feed."""
     began = time.perf_counter()
     plan = WavePlan.of(compile_problem(problem))
     ledger = service.begin(plan)
@@ -240,6 +256,7 @@ async def distributed_wave(
         links = {
             r.node: {peer: LinkModel(m.p, m.q, m.r) for peer, m in r.links.items()} for r in ready
         }
+        service.rows = {r.node: dict(r.links) for r in ready} if peer_links else None
         for task in plan.entries():
             await _wait_for(service, latch, functools.partial(ledger.done_before, task))
             child = plan.child(task)
@@ -258,7 +275,7 @@ async def distributed_wave(
         service.end()
     mapping = {d.task: d.node for d in decisions}
     schedule = simulate(problem, mapping, NAME)
-    replay = decide_in_process(plan, links)
+    replay = decide_in_process(plan, links, peer_links=peer_links)
     return WaveOutcome(
         schedule, decisions, links, replay == decisions, messages, time.perf_counter() - began
     )

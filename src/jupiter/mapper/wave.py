@@ -59,10 +59,13 @@ def schedule(
     *,
     existing: Mapping[str, str] | None = None,
     exclude: Collection[str] = (),
+    peer_links: bool = False,
 ) -> Schedule:
     """WAVE with load feedback: each decider appoints the child's earliest-finish node from
-    its own links and the announced ready times (wave_eft.py, wave_plan.py)."""
-    return _eft(compile_partial(problem, existing, exclude), NAME)
+    its own links and the announced ready times (wave_eft.py, wave_plan.py). `peer_links`:
+    a join's other parents' transfers from the link fits their nodes announced, instead of
+    the decider's guess from its own."""
+    return _eft(compile_partial(problem, existing, exclude), NAME, peer_links)
 
 
 def schedule_distributed(
@@ -70,15 +73,16 @@ def schedule_distributed(
     *,
     existing: Mapping[str, str] | None = None,
     exclude: Collection[str] = (),
+    peer_links: bool = False,
 ) -> Schedule:
     """`wave` under the name `wave-distributed`. In `jupiter run` the agents make these
     decisions themselves (controller/wave_home.py); this in-process form serves `jupiter
     schedule`, the dry run and re-mapping around a lost agent."""
-    return _eft(compile_partial(problem, existing, exclude), DISTRIBUTED_NAME)
+    return _eft(compile_partial(problem, existing, exclude), DISTRIBUTED_NAME, peer_links)
 
 
-def _eft(a: ProblemArrays, name: str) -> Schedule:
-    decisions = decide_in_process(WavePlan.of(a), link_rows(a))
+def _eft(a: ProblemArrays, name: str, peer_links: bool) -> Schedule:
+    decisions = decide_in_process(WavePlan.of(a), link_rows(a), peer_links=peer_links)
     return simulate_indices(a, node_indices(a, decisions), name)
 
 

@@ -12,7 +12,9 @@ wave_view.py). It is pure, like `greedy_choice`: it sees only what the deciding 
 - where the child's other parents were appointed and when they are expected to finish (also
   announced). Their links are not in this node's view, so their transfer is estimated with
   this node's own link to the candidate (to a candidate that is this node: its link to that
-  parent's node): a guess from local figures, never a global one.
+  parent's node): a guess from local figures, never a global one. With `peer_links` (an
+  option of `wave`), each of those parents' nodes has announced its own link fits, and the
+  decider uses that node's own figure instead of a guess.
 
 Each candidate's expected finish is `max(data ready, ready time) + compute`; the earliest
 wins, ties to the earlier node in `compute`'s order. Unlike the original, a node may appoint
@@ -36,6 +38,8 @@ class OtherParent:
     node: str
     finish: float
     data_bytes: float
+    # The link fits that parent's node announced (peer_links); None: guess from our own.
+    links: Mapping[str, LinkModel] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,11 @@ def expected(view: EftView, node: str) -> Appointment:
     for other in view.others:
         via = other.finish
         if other.node != node:
-            via += _link(view, other.node, node).seconds(other.data_bytes)
+            if other.links is not None:
+                link = other.links.get(node, ZERO_LINK)
+            else:
+                link = _link(view, other.node, node)
+            via += link.seconds(other.data_bytes)
         arrival = max(arrival, via)
     start = max(arrival, view.ready.get(node, 0.0))
     return Appointment(node, start, start + view.compute[node])

@@ -163,17 +163,19 @@ def view_for(
     placed: Mapping[str, tuple[str, float]],
     ready: Mapping[str, float],
     full: Collection[str],
+    announced: Mapping[str, Mapping[str, LinkModel]] | None = None,
 ) -> EftView:
     """The view `decider` has when it appoints `child`: its own `links`, the announced
     (node, finish) of the child's parents, every node's announced ready time, the full
-    nodes."""
+    nodes, and (peer_links) the link fits the other parents' nodes announced."""
     finish, nbytes, others, mine = 0.0, 0.0, [], False
     for p, b in child.parents:
         node, done = placed[p]
         if p == child.controller and not mine:
             finish, nbytes, mine = done, b, True
         else:
-            others.append(OtherParent(node, done, b))
+            row = None if announced is None else announced.get(node)
+            others.append(OtherParent(node, done, b, row))
     return EftView(
         node=decider,
         links=links if decider is not None else {},
@@ -198,9 +200,11 @@ def decide(child: Child, view: EftView) -> Appointment:
 
 
 def decide_in_process(
-    plan: WavePlan, links: Mapping[str, Mapping[str, LinkModel]]
+    plan: WavePlan, links: Mapping[str, Mapping[str, LinkModel]], *, peer_links: bool = False
 ) -> list[Decision]:
-    """Every decision in turn order, each from its decider's own `links[decider]` row."""
+    """Every decision in turn order, each from its decider's own `links[decider]` row (and,
+    with `peer_links`, the rows of the other parents' nodes, as they announced them)."""
+    announced = links if peer_links else None
     ledger = Ledger(plan)
     decisions = []
     for task in plan.order:
@@ -208,7 +212,7 @@ def decide_in_process(
         decider = None if child.controller is None else ledger.placed[child.controller].node
         row = links[decider] if decider is not None else {}
         placed = ledger.where(p for p, _ in child.parents)
-        view = view_for(child, decider, row, placed, ledger.ready, ledger.full())
+        view = view_for(child, decider, row, placed, ledger.ready, ledger.full(), announced)
         chosen = decide(child, view)
         decision = Decision(task, decider, chosen.node, chosen.start, chosen.finish)
         ledger.announce(decision)
