@@ -12,9 +12,10 @@ Partial HEFT: the node running the most tasks of the HEFT schedule is lost, ever
 keeps its node, and HEFT re-maps only the lost node's tasks on the other nodes (the recovery
 case); its time is printed beside the full HEFT time of the same instance.
 
-WAVE quality: the makespan of `wave` (load feedback), `wave-classic` (the original's
-threshold rule) and `wave-greedy` (the threshold rule without its used-peer penalty) over
-HEFT's, per instance, and the median ratio over the traces beside the 1.3x target.
+WAVE quality: the makespan of `wave` (load feedback; also with `peer_links`),
+`wave-classic` (the original's threshold rule) and `wave-greedy` (the threshold rule without
+its used-peer penalty) over HEFT's, per instance, and the median ratio over the traces beside
+the 1.3x target.
 
 Times are medians over repeats (the machine's two cores are shared); ours include turning
 the SchedulingProblem into arrays, SAGA's exclude building its graph objects. Every
@@ -38,7 +39,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from jupiter.mapper import heft
+from jupiter.mapper import heft, wave
 from jupiter.mapper.from_workflow import problem_from_workflow
 from jupiter.mapper.metrics import critical_path_lower_bound, schedule_length_ratio
 from jupiter.mapper.network import Network, random_network
@@ -57,7 +58,7 @@ TARGETS_MS = {"random-200x106": 50.0, "random-1000x106": 300.0}
 # Re-mapping one lost node's tasks (issue 13); the 1,000-task figure has no target yet.
 PARTIAL_TARGETS_MS: dict[str, float | None] = {"random-200x106": 5.0, "random-1000x106": None}
 # WAVE deciding from local views: median makespan over HEFT's on the traces (issue 13).
-WAVE_RULES = ("wave", "wave-classic", "wave-greedy")
+WAVE_RULES = ("wave", "wave peer_links", "wave-classic", "wave-greedy")
 WAVE_TARGET_RATIO = 1.3
 
 
@@ -129,6 +130,9 @@ def print_wave_quality(
         table.add_column(name, justify="right")
     ratios: dict[str, dict[str, float]] = {name: {} for name in WAVE_RULES}
     for case in cases:
+        announced = wave.schedule(case.problem, peer_links=True)
+        announced.check(case.problem)
+        makespan[case.name, "wave peer_links"] = announced.makespan
         heft_makespan = makespan[case.name, "heft"]
         for name in WAVE_RULES:
             ratios[name][case.name] = makespan[case.name, name] / heft_makespan

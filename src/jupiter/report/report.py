@@ -247,7 +247,20 @@ def print_summary(report: Report, console: Console) -> None:
             for c in report.conditions
         )
         console.print(f"conditions: {applied}", markup=False, highlight=False)
+    if report.wave is not None:
+        console.print(wave_line(report.wave), markup=False, highlight=False)
     print_stream_prediction(report, console)
+
+
+def wave_line(section: WaveSection) -> str:
+    m = section.messages
+    same = "same as in process" if section.same_as_in_process else "DIFFERS from in process"
+    return (
+        f"WAVE on the agents: {section.decisions} appointments ({section.by_agents} by agents) "
+        f"in {section.seconds:.2f} s, {m.total} messages ({m.start} start, {m.turns} turns, "
+        f"{m.announcements} announcements, {m.appointments} appointments; "
+        f"{m.local_appointments} kept local); {same}"
+    )
 
 
 def print_recovery(report: Report, console: Console) -> None:
