@@ -55,10 +55,11 @@ def test_transfer_uses_the_child_data_size():
 
 def test_other_parents_delay_the_start_with_the_deciders_own_link_guess():
     other = OtherParent(node="b", finish=20.0, data_bytes=0.0)
-    # On b the other parent's data is local (20); on a it crosses, guessed with me->a (21).
+    # On b the other parent's data is local (20); b -> a is guessed as the slower of the
+    # decider's own links to a (1) and to b (3): 23.
     v = view(others=(other,))
     assert expected(v, "b").start == 20.0
-    assert expected(v, "a").start == 21.0
+    assert expected(v, "a").start == 23.0
     # To the decider itself: its own link to b, taken as symmetric.
     assert expected(v, "me").start == 23.0
     assert eft_choice(v).node == "b"

@@ -10,9 +10,12 @@ wave_view.py). It is pure, like `greedy_choice`: it sees only what the deciding 
   the appointed task's expected finish, and the announcement reaches every later decider;
 - when its own task (the controlling parent) is expected to finish, and the bytes it sends;
 - where the child's other parents were appointed and when they are expected to finish (also
-  announced). Their links are not in this node's view, so their transfer is estimated with
-  this node's own link to the candidate (to a candidate that is this node: its link to that
-  parent's node): a guess from local figures, never a global one. With `peer_links` (an
+  announced). Their links are not in this node's view, so their transfer to a candidate is
+  guessed from this node's own links: like the slower of its links to the two ends (to a
+  candidate that is this node: its link to that parent's node, taken as symmetric). A guess
+  from local figures, never a global one; taking the slower end keeps a candidate far from
+  the other parent from looking close just because it is close to the decider. With
+  `peer_links` (an
   option of `wave`), each of those parents' nodes has announced its own link fits, and the
   decider uses that node's own figure instead of a guess.
 
@@ -68,15 +71,18 @@ class Appointment:
     finish: float
 
 
-def _link(view: EftView, src: str | None, dst: str) -> LinkModel:
+def _link(view: EftView, src: str, dst: str) -> LinkModel:
     """This node's estimate of the link `src` -> `dst`, from its own fits only."""
     if src == dst or view.node is None:
         return ZERO_LINK
-    if dst != view.node:
-        # Its own link to the candidate, whoever sends: the one figure it has for `dst`.
-        return view.links.get(dst, ZERO_LINK)
-    # To itself from another parent's node: its own link to that node, taken as symmetric.
-    return view.links.get(src, ZERO_LINK) if src is not None else ZERO_LINK
+    if src == view.node:
+        return view.links.get(dst, ZERO_LINK)  # its own fit
+    if dst == view.node:
+        # To itself from another parent's node: its own link to that node, as symmetric.
+        return view.links.get(src, ZERO_LINK)
+    # Between two other nodes: like the slower of its own links to either end.
+    a, b = view.links.get(dst, ZERO_LINK), view.links.get(src, ZERO_LINK)
+    return LinkModel(max(a.p, b.p), max(a.q, b.q), max(a.r, b.r))
 
 
 def expected(view: EftView, node: str) -> Appointment:
