@@ -9,16 +9,24 @@ import json
 from pathlib import Path
 
 import aiohttp
+import pytest
+from aiohttp import web
 
 from jupiter.agent.auth import auth_headers, new_token
+from jupiter.agent.server import serving
 from jupiter.api import paths
+from jupiter.api.client import AgentClient
+from jupiter.api.reading import answer, read_body
+from jupiter.api.wave import Link, WaveAppointed, WaveAppointment, WaveReady
+from jupiter.controller import wave_home
 from jupiter.controller.home import HomeState, home_server
+from jupiter.errors import RunError
 from jupiter.mapper.arrays import compile_problem
 from jupiter.mapper.problem import Edge, LinkModel, SchedulingProblem
 from jupiter.mapper.wave_plan import Decision, WavePlan
 
 
-def plan() -> WavePlan:
+def wave_plan_problem() -> SchedulingProblem:
     # e -> a, e -> b; a and b -> j. Order by upward rank: e, then a, b, then j.
     tasks = ["e", "a", "b", "j"]
     nodes = ["n1", "n2"]
@@ -26,8 +34,11 @@ def plan() -> WavePlan:
     compute |= {"b": {"n1": 2.0, "n2": 2.0}, "j": {"n1": 1.0, "n2": 1.0}}
     edges = [Edge("e", "a", 10), Edge("e", "b", 20), Edge("a", "j", 5), Edge("b", "j", 5)]
     links = {"n1": {"n2": LinkModel(0.5, 0.0)}, "n2": {"n1": LinkModel(0.5, 0.0)}}
-    problem = SchedulingProblem(tasks, nodes, compute, edges, links, {"b": "n2"}, 3)
-    return WavePlan.of(compile_problem(problem))
+    return SchedulingProblem(tasks, nodes, compute, edges, links, {"b": "n2"}, 3)
+
+
+def plan() -> WavePlan:
+    return WavePlan.of(compile_problem(wave_plan_problem()))
 
 
 def test_the_ledger_routes(tmp_path: Path) -> None:
@@ -81,5 +92,44 @@ def test_the_ledger_routes(tmp_path: Path) -> None:
             assert state.wave.messages.appointments == 1
             state.wave.end()
             assert (await post(turn, {"node": "n1", "task": "j"}))[0] == 409
+
+    asyncio.run(scenario())
+
+
+def test_a_wave_that_stops_progressing_fails_naming_the_task_and_its_decider(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Agents that answer the start and take appointments but never decide: the map phase
+    fails after STALL_S without an announcement, naming the task due and who decides it."""
+    monkeypatch.setattr(wave_home, "STALL_S", 0.5)
+
+    async def scenario() -> None:
+        token = new_token()
+        state = HomeState(run_id="test", exits=[], out_dir=tmp_path / "out")
+        appointed: list[str] = []
+
+        async def start(request: web.Request) -> web.Response:
+            return answer(WaveReady(node="n1", links={"n2": Link(p=0.5, q=0.0)}))
+
+        async def appoint(request: web.Request) -> web.Response:
+            appointed.append((await read_body(request, WaveAppointment)).task)
+            return answer(WaveAppointed())
+
+        routes = [web.post(paths.WAVE_START, start), web.post(paths.WAVE_APPOINT, appoint)]
+        async with (
+            home_server(state, token),
+            serving(routes, token, "127.0.0.1", 0) as (_, port),
+            aiohttp.ClientSession() as session,
+        ):
+            url = f"http://127.0.0.1:{port}"
+            agents = AgentClient(session, {"n1": url, "n2": url}, auth_headers(token))
+            wave_plan = plan()
+            problem = wave_plan_problem()
+            with pytest.raises(RunError, match=r"task 'a' \(decided by n1\)"):
+                await wave_home.distributed_wave(state.wave, agents, state.latch, problem)
+            assert appointed == ["e"]
+            assert wave_plan.order[1] == "a"
+            # Ended: a late decider is refused, not left hanging.
+            assert state.wave.ledger is None
 
     asyncio.run(scenario())
