@@ -12,6 +12,11 @@ Partial HEFT: the node running the most tasks of the HEFT schedule is lost, ever
 keeps its node, and HEFT re-maps only the lost node's tasks on the other nodes (the recovery
 case); its time is printed beside the full HEFT time of the same instance.
 
+WAVE quality: the makespan of `wave` (load feedback; also with `peer_links`),
+`wave-classic` (the original's threshold rule) and `wave-greedy` (the threshold rule without
+its used-peer penalty) over HEFT's, per instance, and the median ratio over the traces beside
+the 1.3x target.
+
 Times are medians over repeats (the machine's two cores are shared); ours include turning
 the SchedulingProblem into arrays, SAGA's exclude building its graph objects. Every
 schedule, SAGA's included, is checked against the problem before it counts.
@@ -34,7 +39,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from jupiter.mapper import heft
+from jupiter.mapper import heft, wave
 from jupiter.mapper.from_workflow import problem_from_workflow
 from jupiter.mapper.metrics import critical_path_lower_bound, schedule_length_ratio
 from jupiter.mapper.network import Network, random_network
@@ -52,6 +57,9 @@ SAGA_SINGLE_RUN_S = 2.0
 TARGETS_MS = {"random-200x106": 50.0, "random-1000x106": 300.0}
 # Re-mapping one lost node's tasks (issue 13); the 1,000-task figure has no target yet.
 PARTIAL_TARGETS_MS: dict[str, float | None] = {"random-200x106": 5.0, "random-1000x106": None}
+# WAVE deciding from local views: median makespan over HEFT's on the traces (issue 13).
+WAVE_RULES = ("wave", "wave peer_links", "wave-classic", "wave-greedy")
+WAVE_TARGET_RATIO = 1.3
 
 
 @dataclass
@@ -108,6 +116,39 @@ def partial_heft(problem: SchedulingProblem, repeats: int) -> PartialFigure:
     )
     result.check(problem, existing=kept, exclude=[lost])
     return PartialFigure(lost, len(lanes[lost]), seconds)
+
+
+# ---- WAVE against HEFT --------------------------------------------------------------------
+
+
+def print_wave_quality(
+    console: Console, cases: list[Instance], makespan: dict[tuple[str, str], float]
+) -> None:
+    table = Table(title="WAVE makespan / HEFT makespan", title_justify="left")
+    table.add_column("Instance")
+    for name in WAVE_RULES:
+        table.add_column(name, justify="right")
+    ratios: dict[str, dict[str, float]] = {name: {} for name in WAVE_RULES}
+    for case in cases:
+        announced = wave.schedule(case.problem, peer_links=True)
+        announced.check(case.problem)
+        makespan[case.name, "wave peer_links"] = announced.makespan
+        heft_makespan = makespan[case.name, "heft"]
+        for name in WAVE_RULES:
+            ratios[name][case.name] = makespan[case.name, name] / heft_makespan
+        table.add_row(case.name, *(f"{ratios[n][case.name]:.2f}" for n in WAVE_RULES))
+    console.print(table)
+    traces = [case.name for case in cases if not case.name.startswith("random-")]
+    for name in WAVE_RULES:
+        on_traces = statistics.median(ratios[name][c] for c in traces)
+        overall = statistics.median(ratios[name].values())
+        worst = max(ratios[name], key=lambda c: ratios[name][c])
+        verdict = "within" if on_traces <= WAVE_TARGET_RATIO else "OVER"
+        console.print(
+            f"{name}: median {on_traces:.2f}x HEFT on {len(traces)} traces, {verdict} the "
+            f"{WAVE_TARGET_RATIO:g}x target; {overall:.2f}x on all {len(cases)} instances; "
+            f"worst {ratios[name][worst]:.2f}x ({worst})"
+        )
 
 
 # ---- SAGA, the outside reference ----------------------------------------------------------
@@ -218,6 +259,8 @@ def main() -> None:
         took = times[case_name, "heft"] * 1000
         verdict = "within" if took <= target else "OVER"
         console.print(f"HEFT {case_name}: {took:.1f} ms, {verdict} the {target:.0f} ms target")
+
+    print_wave_quality(console, cases, makespan)
 
     by_name = {case.name: case for case in cases}
     for case_name, partial_target in PARTIAL_TARGETS_MS.items():

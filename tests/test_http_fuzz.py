@@ -74,6 +74,10 @@ PATHS = [
     paths.HOME_EVENT,
     paths.HOME_PROFILE,
     paths.HOME_PROFILE + "?refresh=maybe",
+    paths.WAVE_START,
+    paths.WAVE_APPOINT,
+    paths.HOME_WAVE_TURN,
+    paths.HOME_WAVE_ANNOUNCE,
 ]
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "BREW", "G\x01T"]
 BODIES: list[bytes] = [
@@ -102,6 +106,11 @@ BODIES: list[bytes] = [
     b'{"kind": "failure", "node": "n00", "task": "a", "input_id": -5, "message": "x"}',
     b'{"kind": "gossip"}',
     json.dumps({"repeats": 10**30, "budget_seconds": "forever"}).encode(),
+    b'{"addresses": {"stranger": "http://127.0.0.1:1"}}',
+    b'{"task": "a", "start": -1, "finish": 1e400, "controls": ["b"]}',
+    b'{"task": "a", "start": 0, "finish": 1, "controls": ["b"]}',
+    b'{"node": "n00", "task": "a"}',
+    b'{"node": "n00", "task": "a", "choice": "n01", "start": 0, "finish": "soon"}',
     gzip.compress(b'{"input_id": 0}'),
 ]
 AUTHS = ["none", "good", "wrong", "bytes", "control", "binary", "scheme", "bare", "long"]

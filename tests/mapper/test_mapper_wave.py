@@ -116,15 +116,17 @@ def test_multi_parent_child_goes_to_a_parent_that_already_controls():
     assert a.tasks[ctrl[a.task_index["b"]]] == "q"
 
 
-def test_home_places_entry_tasks_by_load_and_spreads_ties():
+@pytest.mark.parametrize("run", [wave.schedule_greedy, wave.schedule_classic])
+def test_home_places_entry_tasks_by_load_and_spreads_ties(run):
     problem = chain_problem(load={"n1": {"cpu": 90}, "n2": {"cpu": 10}, "n3": {"cpu": 10}})
-    mapping = wave.schedule(problem).mapping
+    mapping = run(problem).mapping
     assert {mapping["s1"], mapping["s2"]} == {"n2", "n3"}
 
 
-def test_children_never_stay_on_the_controller_node():
+@pytest.mark.parametrize("run", [wave.schedule_greedy, wave.schedule_classic])
+def test_children_never_stay_on_the_controller_node(run):
     problem = chain_problem()
-    schedule = wave.schedule(problem)
+    schedule = run(problem)
     schedule.check(problem)
     assert schedule.node_of("x") != schedule.node_of("s1")
     assert schedule.node_of("y") != schedule.node_of("m")
@@ -135,7 +137,7 @@ def test_single_node_keeps_everything_home():
     problem.nodes = ["n1"]
     problem.compute = {t: {"n1": 1.0} for t in problem.tasks}
     problem.links = {}
-    for run in (wave.schedule, wave.schedule_random):
+    for run in (wave.schedule, wave.schedule_classic, wave.schedule_greedy, wave.schedule_random):
         schedule = run(problem)
         schedule.check(problem)
         assert set(schedule.mapping.values()) == {"n1"}
@@ -150,7 +152,9 @@ def test_random_wave_is_deterministic_by_seed():
     assert len(mappings) > 1
 
 
-@pytest.mark.parametrize("run", [wave.schedule, wave.schedule_random])
+@pytest.mark.parametrize(
+    "run", [wave.schedule, wave.schedule_classic, wave.schedule_greedy, wave.schedule_random]
+)
 def test_pins_and_cap(run):
     problem = chain_problem()
     problem.pinned = {"m": "n1", "y": "n1"}

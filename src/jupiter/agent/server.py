@@ -25,6 +25,7 @@ from jupiter.agent.emulation_control import emulation_routes
 from jupiter.agent.errorlog import ServerErrorLog
 from jupiter.agent.heartbeat import beat_until_stopped
 from jupiter.agent.metrics import metrics_route, with_process_metrics
+from jupiter.agent.wave_role import WaveRole
 from jupiter.api import paths
 from jupiter.api.client import CallFailed, HomeClient
 from jupiter.api.models import Health, Registration, Stopping
@@ -145,12 +146,17 @@ async def _serve(config: AgentConfig, token: str, stop: asyncio.Event) -> None:
             host_path,
         )
 
+        # The distributed WAVE decides from this node's own link fits.
+        wave = WaveRole(
+            config.node, cluster, lambda: profiler.network.fits, session, auth, config.home_url
+        )
         routes = [
             *agent_routes(config.node, stop),
             metrics_route(with_process_metrics(executor.metrics.registry)),
             *circe_routes(executor, config.max_body_bytes),
             *emulation_routes(executor),
             *profiler.routes(),
+            *wave.routes(),
         ]
         try:
             # Probing stops before the server does: a server waits for requests in flight,
@@ -158,6 +164,7 @@ async def _serve(config: AgentConfig, token: str, stop: asyncio.Event) -> None:
             async with (
                 serving(routes, token, config.host, config.port, config.limits) as (_, port),
                 profiler,
+                wave,
             ):
                 url = config.advertise_url or f"http://{config.host}:{port}"
                 await _register(session, config, url, auth, stop)

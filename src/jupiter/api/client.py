@@ -38,6 +38,16 @@ from jupiter.api.profiler import (
     ShareRequest,
 )
 from jupiter.api.reading import first_error
+from jupiter.api.wave import (
+    WaveAnnouncement,
+    WaveAppointed,
+    WaveAppointment,
+    WaveNoted,
+    WaveReady,
+    WaveStart,
+    WaveTurn,
+    WaveTurnRequest,
+)
 from jupiter.errors import RunError
 
 Answer = TypeVar("Answer", bound=BaseModel)
@@ -125,6 +135,14 @@ class AgentClient:
     async def status(self, node: str) -> Status:
         return await self._call("GET", node, paths.CIRCE_STATUS, Status)
 
+    # -- the distributed WAVE (agent/wave_role.py) -------------------------------------------
+
+    async def wave_start(self, node: str, start: WaveStart) -> WaveReady:
+        return await self._call("POST", node, paths.WAVE_START, WaveReady, start)
+
+    async def wave_appoint(self, node: str, appointment: WaveAppointment) -> WaveAppointed:
+        return await self._call("POST", node, paths.WAVE_APPOINT, WaveAppointed, appointment)
+
     # -- the profiler ----------------------------------------------------------------------
 
     async def network_start(self, node: str, plan: NetworkPlan) -> NetworkStarted:
@@ -192,3 +210,12 @@ class HomeClient:
     async def event(self, event: FailureEvent) -> Noted:
         url = f"{self.home_url}{paths.HOME_EVENT}"
         return await call(self.session, "POST", url, Noted, self.auth, event)
+
+    async def wave_turn(self, request: WaveTurnRequest, timeout: float | None = None) -> WaveTurn:
+        """Held by the home until it is `request.task`'s turn (at most `timeout` s)."""
+        url = f"{self.home_url}{paths.HOME_WAVE_TURN}"
+        return await call(self.session, "POST", url, WaveTurn, self.auth, request, timeout)
+
+    async def wave_announce(self, announcement: WaveAnnouncement) -> WaveNoted:
+        url = f"{self.home_url}{paths.HOME_WAVE_ANNOUNCE}"
+        return await call(self.session, "POST", url, WaveNoted, self.auth, announcement)

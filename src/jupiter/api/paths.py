@@ -40,6 +40,12 @@ PROFILER_EXECUTION_SHARE = "/profiler/execution/share"
 PROFILER_EXECUTION_SAMPLE = "/profiler/execution/samples/{task}"
 PROFILER_EXECUTION_RUN = "/profiler/execution/run"
 
+# -- the WAVE mapper role (agent; agent/wave_role.py) ---------------------------------------
+# The home starts a distributed WAVE (each agent snapshots its own link fits), then appoints
+# the entry tasks' nodes; an appointed agent decides the children its task controls.
+WAVE_START = "/wave/start"
+WAVE_APPOINT = "/wave/appoint"
+
 # -- home -----------------------------------------------------------------------------------
 HOME_REGISTER = "/home/register"
 HOME_EVENT = "/home/event"
@@ -47,6 +53,10 @@ HOME_HEARTBEAT = "/home/heartbeat"
 HOME_PROFILE = "/home/profile"
 # A change of emulated conditions, passed on to the agent concerned (controller/conditions.py).
 HOME_EMULATION = "/home/emulation"
+# The distributed WAVE's ledger (controller/wave_home.py): a decider waits for a child's turn
+# and reads the announced load, then announces its appointment.
+HOME_WAVE_TURN = "/home/wave/turn"
+HOME_WAVE_ANNOUNCE = "/home/wave/announce"
 
 
 def fill(template: str, **parts: object) -> str:

@@ -38,6 +38,7 @@ from jupiter.controller.deliveries import Deliveries
 from jupiter.controller.latch import RunLatch
 from jupiter.controller.metrics import home_registry
 from jupiter.controller.registry import AgentRegistry
+from jupiter.controller.wave_home import WaveLedgerService, wave_routes
 from jupiter.profiler.live import refreshed_profile
 from jupiter.profiler.model import Profile
 
@@ -80,6 +81,8 @@ class HomeState:
         self.inputs_injected = 0
         # Slowdowns set mid-run (POST /home/emulation, cluster.yaml events), passed to agents.
         self.conditions = ConditionControl(lambda: self.registry.urls)
+        # The distributed WAVE's ledger while `--mapper wave-distributed` maps.
+        self.wave = WaveLedgerService()
 
     @property
     def epoch(self) -> int:
@@ -157,6 +160,7 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
         web.get(paths.HOME_PROFILE, profile),
         metrics_route(with_process_metrics(home_registry(state))),
         *condition_routes(state.conditions),
+        *wave_routes(state.wave),
     ]
 
 

@@ -51,6 +51,8 @@ from jupiter.controller.run_file import RunFile, published
 from jupiter.controller.task_controller import TaskController
 from jupiter.controller.tasklogs import gather_task_logs
 from jupiter.controller.watchdog import watch_heartbeats
+from jupiter.controller.wave_home import NAME as WAVE_DISTRIBUTED
+from jupiter.controller.wave_home import WaveOutcome, distributed_wave
 from jupiter.controller.workdirs import make_work_dir, remove_stale_work_dirs
 from jupiter.errors import RunError, SpecError
 from jupiter.mapper.problem import SchedulingProblem
@@ -194,6 +196,8 @@ class RunResult:
     task_logs: list[TaskLog] = field(default_factory=list)
     # Changes of emulated conditions applied during the run (controller/conditions.py).
     conditions: list[AppliedChange] = field(default_factory=list)
+    # The distributed WAVE's decisions and messages (--mapper wave-distributed).
+    wave: WaveOutcome | None = None
 
     @property
     def makespans(self) -> dict[int, float]:
@@ -434,6 +438,7 @@ class _Observed:
     result: RunResult | None = None
     stream_prediction: StreamPrediction | None = None
     cpu_demand: CpuDemand | None = None
+    wave: WaveOutcome | None = None
 
 
 async def _run_phases(
@@ -477,7 +482,18 @@ async def _run_phases(
             if profile is not None:
                 built.sources["profile"] = profile_origin(profile, options.profile_source)
             with timer.phase("map"):
-                schedule = mapper(built.problem)
+                if options.mapper == WAVE_DISTRIBUTED:
+                    # The agents' mapper roles decide; the home keeps the ledger.
+                    seen.wave = await distributed_wave(
+                        context.state.wave,
+                        context.agents(),
+                        context.state.latch,
+                        built.problem,
+                        peer_links=bool(options.mapper_parameters.get("peer_links", False)),
+                    )
+                    schedule = seen.wave.schedule
+                else:
+                    schedule = mapper(built.problem)
                 schedule.check(built.problem)
                 seen.schedule = schedule
             seen.stream_prediction = predict_run_stream(options, app, built.problem, schedule)
@@ -510,6 +526,7 @@ async def _run_phases(
         result.stream_prediction = seen.stream_prediction
         result.cpu_demand = seen.cpu_demand
         result.task_logs = task_logs
+        result.wave = seen.wave
     return result
 
 
@@ -542,6 +559,7 @@ async def _partial(context: RunContext, seen: _Observed) -> RunResult:
     result.profile = seen.profile
     result.stream_prediction = seen.stream_prediction
     result.cpu_demand = seen.cpu_demand
+    result.wave = seen.wave
     return result
 
 

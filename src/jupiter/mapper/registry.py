@@ -52,6 +52,9 @@ BUILTIN: dict[str, str] = {
     "random": "jupiter.mapper.random_mapper:schedule",
     "fastest": "jupiter.mapper.fastest:schedule",
     "stream": "jupiter.mapper.stream:schedule",
+    "wave-classic": "jupiter.mapper.wave:schedule_classic",
+    "wave-greedy": "jupiter.mapper.wave:schedule_greedy",
+    "wave-distributed": "jupiter.mapper.wave:schedule_distributed",
 }
 
 _registered: dict[str, Mapper | FullMapper] = {}

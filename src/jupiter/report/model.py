@@ -25,7 +25,7 @@ REPORT_VERSION = 1
 BACKEND_ONLY = ("outputs_omitted", "backend", "kubernetes")
 # Sections added after report.json's first form: absent (not null) when a run has none, so
 # that a report written before them reads and writes back unchanged.
-ABSENT_WHEN_NULL = ("emulation", "conditions", "dag")
+ABSENT_WHEN_NULL = ("emulation", "conditions", "dag", "wave")
 
 
 class Part(BaseModel):
@@ -349,6 +349,39 @@ class FailedInputRecord(Part):
     )
 
 
+class WaveMessagesSection(Part):
+    """The distributed WAVE's messages, by kind (controller/wave_home.py)."""
+
+    start: int = Field(description="Home -> every agent: snapshot your link fits (one each).")
+    appointments: int = Field(
+        description="Appointment messages: home -> agent for entry tasks, agent -> agent for "
+        "the children a task controls."
+    )
+    local_appointments: int = Field(
+        description="Children an agent kept on its own node: decided there, no message."
+    )
+    turns: int = Field(
+        description="Decider -> home: wait for the child's turn and read the announced load."
+    )
+    announcements: int = Field(
+        description="Decider -> home: the appointment made, the load every later decider reads."
+    )
+    total: int = Field(description="Messages sent: start + appointments + turns + announcements.")
+
+
+class WaveSection(Part):
+    """How the agents mapped the app (--mapper wave-distributed; docs/mappers.md)."""
+
+    decisions: int = Field(description="Appointments made: one per task and source.")
+    by_agents: int = Field(description="Of those, decided by agents (the rest by the home).")
+    seconds: float = Field(description="Host seconds the distributed mapping took.")
+    same_as_in_process: bool = Field(
+        description="Whether the in-process WAVE, fed each agent's own link fits and the same "
+        "announcements, makes every decision the agents made."
+    )
+    messages: WaveMessagesSection = Field(description="Messages the mapping took, by kind.")
+
+
 class PodRole(Part):
     """Deploy and teardown of one pod role, as the client measured them."""
 
@@ -451,6 +484,11 @@ class Report(Part):
         default=None,
         description="Changes of emulated conditions applied during the run, in order; absent "
         "when there were none.",
+    )
+    wave: WaveSection | None = Field(
+        default=None,
+        description="The distributed WAVE's decisions and messages; absent unless the run "
+        "mapped with --mapper wave-distributed.",
     )
     throughput: Throughput = Field(description="The stream's rate.")
     stream_prediction: StreamPredictionSection | None = Field(

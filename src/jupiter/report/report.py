@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jupiter.controller.run import RunResult
+from jupiter.controller.wave_home import WaveOutcome
 from jupiter.profiler.summary import execution_comparison
 from jupiter.report.dilation import in_emulated_time
 from jupiter.report.emulation import emulation_line, emulation_section
@@ -29,6 +30,8 @@ from jupiter.report.model import (
     TaskExecution,
     TaskStats,
     Throughput,
+    WaveMessagesSection,
+    WaveSection,
 )
 from jupiter.report.prediction import stream_section
 from jupiter.report.summary import (
@@ -152,6 +155,7 @@ def build_report(result: RunResult, mapper: str) -> Report:
             for c in result.conditions
         ]
         or None,
+        wave=wave_section(result.wave),
         throughput=throughput(result.injected_at, result.completed_at),
         stream_prediction=stream_section(
             result, throughput(result.injected_at, result.completed_at).per_second
@@ -160,6 +164,26 @@ def build_report(result: RunResult, mapper: str) -> Report:
         duplicates=[Duplicate(input_id=k, task=t) for k, t in result.duplicates],
         # The executors' records came as JSON from /circe/stats: checked against the contract.
         stats=[TaskStats.model_validate(record) for record in result.stats],
+    )
+
+
+def wave_section(outcome: WaveOutcome | None) -> WaveSection | None:
+    if outcome is None:
+        return None
+    m = outcome.messages
+    return WaveSection(
+        decisions=len(outcome.decisions),
+        by_agents=sum(d.decider is not None for d in outcome.decisions),
+        seconds=outcome.seconds,
+        same_as_in_process=outcome.same_as_in_process,
+        messages=WaveMessagesSection(
+            start=m.start,
+            appointments=m.appointments,
+            local_appointments=m.local_appointments,
+            turns=m.turns,
+            announcements=m.announcements,
+            total=m.total,
+        ),
     )
 
 
@@ -252,9 +276,22 @@ def print_summary(report: Report, console: Console, report_dir: Path | None = No
             for c in report.conditions
         )
         say(console, wrapped("conditions: ", applied, width))
+    if report.wave is not None:
+        say(console, wrapped("wave: ", wave_line(report.wave), width))
     say(console, mapping_lines(report, width))
     say(console, comparison_lines(report, report_dir, width))
     say(console, result_lines(report, width))
+
+
+def wave_line(section: WaveSection) -> str:
+    m = section.messages
+    same = "same as in process" if section.same_as_in_process else "DIFFERS from in process"
+    return (
+        f"on the agents: {section.decisions} appointments ({section.by_agents} by agents) "
+        f"in {section.seconds:.2f} s, {m.total} messages ({m.start} start, {m.turns} turns, "
+        f"{m.announcements} announcements, {m.appointments} appointments; "
+        f"{m.local_appointments} kept local); {same}"
+    )
 
 
 def print_recovery(report: Report, console: Console) -> None:
