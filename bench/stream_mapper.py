@@ -160,9 +160,10 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.1)
     parser.add_argument(
         "--time-dilation",
-        default=None,
-        help="passed to jupiter run (auto|K): 8 nodes' CPU "
-        "demand exceeds 2 host cores, and a mapping that spreads work gains nothing without it",
+        default="auto",
+        help="passed to jupiter run (auto|K; default auto): 8 nodes' CPU demand exceeds 2 host "
+        "cores, and a mapping that spreads work gains nothing on a contended host; 1 shows the "
+        "contended figures",
     )
     parser.add_argument("--apps", default="anomaly-detection,fan-in")
     options = parser.parse_args()
