@@ -56,6 +56,11 @@ def work(inputs, output):
     output.write_bytes(inputs["load"].read_bytes()[:1000])
 
 
+def nap(inputs, output):
+    time.sleep(0.2)
+    output.write_bytes(b"z")
+
+
 def explode(inputs, output):
     raise ValueError("sensor offline")
 """
