@@ -120,7 +120,10 @@ def test_two_runs_on_hand_started_agents(
     cluster = _cluster_file(tmp_path, agents)
     assert oct(token_file.stat().st_mode & 0o777) == "0o600"
 
-    for attempt, extra in enumerate((["--no-profile"], [])):
+    # TLS is on by default for the hosts backend: each run's agent gets a certificate for
+    # its address over the enrolment (its key never leaves it), and profiling, transfers and
+    # exit outputs all go over mutual TLS. The same standby agents then serve a plain run.
+    for attempt, extra in enumerate((["--no-profile"], [], ["--no-tls", "--no-profile"])):
         out = tmp_path / f"out{attempt}"
         done = _jupiter(
             "run", app, "--backend", "hosts", "--cluster", cluster, "--token-file", token_file,

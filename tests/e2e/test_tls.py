@@ -19,7 +19,8 @@ from jupiter.app.spec import load_app
 from jupiter.backends.local import LocalBackend
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.run import deployed_agents
-from tests.e2e.apps import diamond
+
+from .apps import diamond
 
 pytestmark = pytest.mark.e2e
 
@@ -149,8 +150,10 @@ def test_run_with_tls_delivers_every_output_intact(tmp_path: Path, emulation: st
     (app / "app.yaml").write_text(yaml.safe_dump(spec))
     out = tmp_path / "out"
     done = subprocess.run(
-        [sys.executable, "-m", "jupiter", "run", str(app), "--nodes", "3", "--inputs", "3"]
-        + [emulation, "--tls", "--no-profile", "--out", str(out), "--quiet"],
+        [
+            *(sys.executable, "-m", "jupiter", "run", str(app), "--nodes", "3", "--inputs", "3"),
+            *(emulation, "--tls", "--no-profile", "--out", str(out), "--quiet"),
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
