@@ -374,6 +374,7 @@ def run_command(
                 quiet=quiet,
                 profiling=not no_profile,
                 profile_file=profile_file,
+                tls=tls,
             )
         )
         return
