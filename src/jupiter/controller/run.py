@@ -224,6 +224,8 @@ class RunContext:
     backpressure_s: float = 0.0
     # Where a gathered or cached profile came from (None: given, or no profiling).
     profile_reuse: ProfileReuse | None = None
+    # The run's mutual TLS (None: plain HTTP).
+    tls: RunTls | None = None
 
     def lost(self, lost: Lost) -> None:
         """An agent is gone: re-mapped around while streaming, else the run fails."""
@@ -313,6 +315,7 @@ async def deployed_agents(
                 progress=progress,
                 session=session,
                 home_url=home_url or bound_url,
+                tls=run_tls,
             )
             # Pushed before starting, so that a start that fails half-way still stops what
             # it started, and after the session, so that stopping may still use it.
@@ -530,7 +533,11 @@ async def _published(options: RunOptions, context: RunContext) -> AsyncIterator[
         yield
         return
     run_file = RunFile(
-        home_url=context.home_url, run_id=context.run_id, token=context.token, pid=os.getpid()
+        home_url=context.home_url,
+        run_id=context.run_id,
+        token=context.token,
+        pid=os.getpid(),
+        tls=context.tls.home if context.tls is not None else None,
     )
     with published(options.control_file, run_file):
         yield
