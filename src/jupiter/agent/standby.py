@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 Parsed = TypeVar("Parsed", bound=BaseModel)
 
 STOP_GRACE_S = 10.0
+# Seconds a join with TLS waits for the home's certificate before it lapses.
+CERTIFY_TIMEOUT_S = 60.0
 LEASE_POLL_S = 1.0
 
 
@@ -153,6 +155,17 @@ class StandbyAgent:
             # request for it and answers with the certificate.
             signing = SigningRequest.new(body.node)
             certifying.append(_Certifying(body, run_dir, signing))
+
+            def give_up() -> None:
+                # A home that died between join and certificate must not keep this agent
+                # enlisted for ever: the join lapses, and the agent takes the next one.
+                if not joined.done() and certifying and certifying[0].join is body:
+                    log.warning("run %s sent no certificate in time: join dropped", body.run_id)
+                    certifying.clear()
+                    shutil.rmtree(run_dir, ignore_errors=True)
+                    bundles.pop(body.run_id, None)
+
+            asyncio.get_running_loop().call_later(CERTIFY_TIMEOUT_S, give_up)
             answer = JoinAnswer(joined=True, node=body.node, csr=signing.csr_pem.decode())
             return web.json_response(answer.model_dump())
 
