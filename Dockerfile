@@ -7,6 +7,13 @@
 #   docker push REGISTRY/jupiter-agent:0.1.0
 #
 # See docs/kubernetes.md.
+#
+# The base image is a build argument. Its default is a tag, which moves as Debian and Python
+# publish fixes; to build from exactly the bytes you reviewed, pin it by digest:
+#
+#   docker buildx imagetools inspect python:3.11-slim-bookworm    # prints "Digest: sha256:..."
+#   docker build --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:<that digest> \
+#       -t REGISTRY/jupiter-agent:0.1.0 .
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build

@@ -312,7 +312,8 @@ def test_jupiter_emulate_changes_a_live_run_through_its_run_file(tmp_path: Path)
     # Readable by its owner only: it holds the run token.
     assert stat.S_IMODE(run_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(run_file.parent.stat().st_mode) == 0o700
-    assert set(json.loads(run_file.read_text())) == {"home_url", "run_id", "token", "pid"}
+    assert json.loads(run_file.read_text())["tls"] is None  # a local run: no TLS by default
+    assert set(json.loads(run_file.read_text())) == {"home_url", "run_id", "token", "pid", "tls"}
 
     slowed = emulate(tmp_path, "slow", "n0", "--factor", "5")
     assert slowed.returncode == 0, slowed.stderr
@@ -347,3 +348,45 @@ def test_jupiter_emulate_changes_a_live_run_through_its_run_file(tmp_path: Path)
         "restore n0->n1",
         "restore n0",
     ]
+
+
+def test_jupiter_emulate_reaches_a_home_with_tls_through_its_run_file(tmp_path: Path) -> None:
+    app = spin_app(tmp_path / "app")
+    cluster = cluster_file(tmp_path, ["n0", "n1"])
+    run_file = tmp_path / ".jupiter" / "run.json"
+    home = jupiter(
+        tmp_path, "run", str(app), "--cluster", str(cluster), "--inputs", "400",
+        "--max-in-flight", "1", "--no-profile", "--no-config", "--tls",
+        "--out", str(tmp_path / "out"), "--quiet",
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not run_file.exists():
+            assert home.poll() is None, home.communicate()
+            assert time.monotonic() < deadline, "no run file"
+            time.sleep(0.1)
+        published = json.loads(run_file.read_text())
+        assert published["home_url"].startswith("https://")
+        # The home's own certificate files, in its private work dir.
+        for path in published["tls"].values():
+            assert stat.S_IMODE(Path(path).stat().st_mode) == 0o600
+        slowed = emulate(tmp_path, "slow", "n0", "--factor", "5")
+        assert slowed.returncode == 0, slowed.stderr
+        assert slowed.stdout.strip().endswith(": slow n0 x5")
+
+        # Without a certificate of the run, even with the token, no request gets through.
+        async def stranger() -> None:
+            async with aiohttp.ClientSession() as session:
+                await session.post(
+                    published["home_url"] + paths.HOME_EMULATION,
+                    json={"restore": "n0"},
+                    headers={"Authorization": f"Bearer {published['token']}"},
+                    ssl=False,
+                )
+
+        with pytest.raises(aiohttp.ClientError):
+            asyncio.run(stranger())
+    finally:
+        home.send_signal(signal.SIGINT)
+        home.communicate(timeout=60)
+    assert not run_file.exists()

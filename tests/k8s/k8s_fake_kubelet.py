@@ -3,8 +3,10 @@ what starts the agents and the home.
 
 What a cluster would provide is swapped for a local equivalent: each Service becomes a free
 port on 127.0.0.1 (and its DNS name in any URL becomes that address), each ConfigMap volume a
-folder holding its keys, each emptyDir a temp folder, the image's /app the app's folder, and
-secretKeyRef the Secret's value. Nothing else is changed.
+folder holding its keys, each Secret volume a folder holding its keys as files of the
+volume's mode, each emptyDir a temp folder, the image's /app the app's folder. Nothing else is
+changed. (A Service's DNS name cannot resolve here, so a run rendered with TLS, whose
+certificates name those, is not run this way: render it with tls=False.)
 """
 
 from __future__ import annotations
@@ -93,16 +95,16 @@ class LocalKubelet:
             if "configMap" in volume:
                 for key, value in self.config_maps[volume["configMap"]["name"]].items():
                     (local / key).write_text(value)
+            if "secret" in volume:
+                for key, value in self.secrets[volume["secret"]["secretName"]].items():
+                    (local / key).write_text(value)
+                    (local / key).chmod(volume["secret"]["defaultMode"])
             mounts[mount["mountPath"]] = local
         mounts["/app"] = self.app_root
         own_port = self.ports[self._service_for(labels)]
         env: dict[str, str] = {}
         for item in container["env"]:
-            if "valueFrom" in item:
-                ref = item["valueFrom"]["secretKeyRef"]
-                env[item["name"]] = self.secrets[ref["name"]][ref["key"]]
-            else:
-                env[item["name"]] = self._localise(item["value"], mounts)
+            env[item["name"]] = self._localise(item["value"], mounts)
         env["JUPITER_BIND"] = "127.0.0.1"
         env["JUPITER_PORT"] = str(own_port)
         command = [sys.executable if part == "python" else part for part in container["command"]]
@@ -116,6 +118,9 @@ class LocalKubelet:
     def _localise(self, value: str, mounts: dict[str, Path]) -> str:
         if value in mounts:
             return str(mounts[value])
+        for path, local in mounts.items():
+            if value.startswith(f"{path}/"):
+                return str(local / value[len(path) + 1 :])
         match = re.fullmatch(r"http://([a-z0-9-]+)\.[a-z0-9-]+\.svc:\d+", value)
         if match:
             return f"http://127.0.0.1:{self.ports[match.group(1)]}"

@@ -50,7 +50,8 @@ def test_render_writes_the_files_and_says_how_to_apply_them(
     )
     assert code == 0
     printed = capsys.readouterr().out
-    assert f"wrote 14 objects of run demo1 to {out}/" in printed
+    # 14, and with TLS a Secret per pod (4 agents and the home).
+    assert f"wrote 19 objects of run demo1 to {out}/" in printed
     assert f"kubectl apply -f {out}" in printed
     assert "kubectl logs -n jupiter-demo1 -f job/jupiter-demo1-home > home.log" in printed
     docs = [d for p in sorted(out.iterdir()) for d in yaml.safe_load_all(p.read_text())]

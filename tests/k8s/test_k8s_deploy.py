@@ -140,7 +140,8 @@ def test_a_run_creates_its_objects_collects_the_result_and_deletes_everything(
 
     assert counts(fake.created) == {
         "Namespace": 1,
-        "Secret": 1,
+        # The token's, and each pod's TLS key and certificate (3 agents, the home).
+        "Secret": 5,
         "ConfigMap": 1,
         "NetworkPolicy": 1,
         "Service": 4,
@@ -184,7 +185,7 @@ def test_a_run_creates_its_objects_collects_the_result_and_deletes_everything(
         "streaming inputs",
         "deleting the run's objects",
     ]
-    assert progress.done["creating objects"] == 12
+    assert progress.done["creating objects"] == 16  # 12, and a TLS Secret per pod
     assert progress.done["agent pods ready"] == 3
 
 

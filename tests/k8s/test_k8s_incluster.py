@@ -48,6 +48,8 @@ def run_rendered_diamond(directory: Path, inputs: int) -> str:
         token=new_token(),
         namespace="jupiter-t1",
         settings=settings,
+        # Service names cannot resolve here (see k8s_fake_kubelet): TLS is checked offline.
+        tls=False,
     )
     objects = render(load_app(DIAMOND), hosted_cluster(3), options)
     kubelet = LocalKubelet(objects, directory / "pods", DIAMOND)
@@ -97,7 +99,11 @@ def test_home_refuses_an_image_whose_app_differs_from_the_run(tmp_path: Path) ->
         )
     )
     options = RenderOptions(
-        image="registry.example.com/diamond:1", run_id="t2", token=new_token(), namespace="ns"
+        image="registry.example.com/diamond:1",
+        run_id="t2",
+        token=new_token(),
+        namespace="ns",
+        tls=False,
     )
     kubelet = LocalKubelet(
         render(load_app(DIAMOND), hosted_cluster(1), options), tmp_path / "pods", changed

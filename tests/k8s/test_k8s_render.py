@@ -10,9 +10,12 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from k8s_helpers import EXAMPLE_APPS, EXAMPLES, hosted_cluster
 from kubernetes_validate import utils
 
+from jupiter.api.tls import url_host
 from jupiter.app.spec import App, load_app
 from jupiter.cluster.spec import Cluster, NodeSpec
 from jupiter.errors import SpecError
@@ -71,7 +74,8 @@ def test_every_object_passes_strict_validation_for_every_version(
     case: str, app_dir: Path, nodes: int, fast_schemas: None
 ) -> None:
     objects = rendered(app_dir, nodes)
-    assert len(objects) == 4 + 2 * nodes + 2
+    # Shared 4, a Service and a Pod per agent, the home's two, a TLS Secret per pod.
+    assert len(objects) == 4 + 2 * nodes + 2 + (nodes + 1)
     # Through YAML, as kubectl would read the files.
     for document in yaml.safe_load_all(yaml.safe_dump_all(objects)):
         for version in VERSIONS:
@@ -117,8 +121,8 @@ def test_one_agent_per_node_pinned_to_its_host_each_with_its_own_service() -> No
         env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
         assert env["JUPITER_NODE"] == node.name
         name = pod["metadata"]["name"]
-        assert env["JUPITER_ADVERTISE_URL"] == f"http://{name}.jupiter-{RUN}.svc:7100"
-        assert env["JUPITER_HOME_URL"] == f"http://jupiter-{RUN}-home.jupiter-{RUN}.svc:7000"
+        assert env["JUPITER_ADVERTISE_URL"] == f"https://{name}.jupiter-{RUN}.svc:7100"
+        assert env["JUPITER_HOME_URL"] == f"https://jupiter-{RUN}-home.jupiter-{RUN}.svc:7000"
         # Its Service selects this pod and no other pod of the run.
         selector = services[name]["spec"]["selector"]
         selected = [
@@ -155,13 +159,8 @@ def test_every_pod_is_locked_down_probed_and_bounded() -> None:
             assert set(container["resources"][kind]) == {"cpu", "memory"}
         ports = {p["name"] for p in container["ports"]}
         for probe in ("readinessProbe", "livenessProbe"):
-            assert container[probe]["httpGet"]["path"] == "/health"
-            assert container[probe]["httpGet"]["port"] in ports
-        token = next(e for e in container["env"] if e["name"] == "JUPITER_TOKEN")
-        assert token["valueFrom"]["secretKeyRef"] == {
-            "name": f"jupiter-{RUN}-token",
-            "key": "token",
-        }
+            # TLS asks every client for a certificate of the run, which the kubelet has not.
+            assert container[probe]["tcpSocket"]["port"] in ports
     job = next(o for o in objects if o["kind"] == "Job")
     assert job["spec"]["backoffLimit"] == 0
     assert job["spec"]["activeDeadlineSeconds"] >= 6 * 3600
@@ -226,7 +225,7 @@ def test_secret_and_config_map_carry_the_token_the_app_and_the_node_map() -> Non
     app = load_app(EXAMPLES / "anomaly-detection")
     cluster = hosted_cluster(5)
     objects = render(app, cluster, options())
-    (secret,) = [o for o in objects if o["kind"] == "Secret"]
+    (secret,) = [o for o in objects if o["metadata"]["name"] == f"jupiter-{RUN}-token"]
     assert secret["stringData"] == {"token": TOKEN}
     assert secret["immutable"] is True
     (config,) = [o for o in objects if o["kind"] == "ConfigMap"]
@@ -302,3 +301,66 @@ def test_files_apply_in_order_keep_the_token_private_and_read_back_the_same(
         assert mode == (0o600 if path.name == "01-secret.yaml" else 0o644), path.name
     kinds = [doc["kind"] for doc in back]
     assert kinds.index("NetworkPolicy") < kinds.index("Pod") < kinds.index("Job")
+
+
+def _secret_files(objects: list[dict[str, Any]], spec: dict[str, Any], path: str) -> dict[str, str]:
+    """The files a pod sees under mount `path`: its Secret volume's keys."""
+    (container,) = spec["containers"]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == path]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    assert volume["secret"]["defaultMode"] == 0o440  # the pod's group (fsGroup), no others
+    secrets = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Secret"}
+    return dict(secrets[volume["secret"]["secretName"]]["stringData"])
+
+
+def test_the_token_and_each_pods_tls_key_are_secret_files_never_environment() -> None:
+    objects = rendered(EXAMPLES / "diamond", 3)
+    token = next(o for o in objects if o["metadata"]["name"] == f"jupiter-{RUN}-token")
+    cas = set()
+    for _, spec in pod_specs(objects):
+        (container,) = spec["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        # No variable carries a secret: every one is a plain value, none the token's.
+        assert all(set(e) == {"name", "value"} for e in env.values()), env
+        assert "JUPITER_TOKEN" not in env
+        assert not any(token["stringData"]["token"] in e["value"] for e in env.values())
+        token_file = env["JUPITER_TOKEN_FILE"]["value"]
+        folder, _, key = token_file.rpartition("/")
+        assert _secret_files(objects, spec, folder)[key] == token["stringData"]["token"]
+        tls = _secret_files(objects, spec, env["JUPITER_TLS_DIR"]["value"])
+        assert set(tls) == {"ca.pem", "cert.pem", "key.pem"}
+        cas.add(tls["ca.pem"])
+        # The pod's certificate names its Service's DNS name, and is signed by the run's CA.
+        cert = x509.load_pem_x509_certificate(tls["cert.pem"].encode())
+        ca = x509.load_pem_x509_certificate(tls["ca.pem"].encode())
+        cert.verify_directly_issued_by(ca)
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        url = env["JUPITER_ADVERTISE_URL"]["value"]
+        assert url.startswith("https://")
+        assert names.get_values_for_type(x509.DNSName) == [url_host(url)]
+        # The key in the Secret is the certificate's.
+        key_pem = serialization.load_pem_private_key(tls["key.pem"].encode(), None)
+        assert key_pem.public_key().public_numbers() == cert.public_key().public_numbers()
+    # One CA for the run, and each pod's Secret mounted by that pod only.
+    assert len(cas) == 1
+    tls_secrets = [
+        v["secret"]["secretName"]
+        for _, spec in pod_specs(objects)
+        for v in spec["volumes"]
+        if v["name"] == "tls"
+    ]
+    assert len(tls_secrets) == len(set(tls_secrets)) == 4
+
+
+def test_without_tls_pods_speak_http_and_get_no_keys() -> None:
+    objects = render(load_app(EXAMPLES / "diamond"), hosted_cluster(2), options(tls=False))
+    assert [o["metadata"]["name"] for o in objects if o["kind"] == "Secret"] == [
+        f"jupiter-{RUN}-token"
+    ]
+    for _, spec in pod_specs(objects):
+        (container,) = spec["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert "JUPITER_TLS_DIR" not in env
+        assert env["JUPITER_ADVERTISE_URL"].startswith("http://")
+        assert container["readinessProbe"]["httpGet"]["path"] == "/health"

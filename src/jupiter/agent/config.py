@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jupiter.api.tls import TlsFiles
+
 
 def _default_max_connections() -> int:
     # Half the process's descriptors: the rest are for its files, its own client
@@ -65,6 +67,9 @@ class AgentConfig(BaseModel):
     # Seconds between heartbeats to the home (agent/heartbeat.py).
     heartbeat_interval_s: float = Field(default=0.5, gt=0, le=60)
     limits: ServerLimits = Field(default_factory=ServerLimits)
+    # Mutual TLS (api/tls.py): this agent's certificate, key and the run CA's certificate,
+    # as files only it can read; None: plain HTTP (a local run without --tls).
+    tls: TlsFiles | None = None
 
     @classmethod
     def read(cls, path: Path) -> AgentConfig:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -113,15 +114,17 @@ class CappedSite(web.BaseSite):
         port: int,
         max_connections: int,
         backlog: int = 128,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(runner, backlog=backlog)
+        super().__init__(runner, backlog=backlog, ssl_context=ssl_context)
         self.host = host
         self.port = port
         self.gate = ConnectionGate(max_connections)
 
     @property
     def name(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     async def start(self) -> None:
         await super().start()
@@ -134,4 +137,5 @@ class CappedSite(web.BaseSite):
             self.port,
             backlog=self._backlog,
             reuse_address=True,
+            ssl=self._ssl_context,
         )

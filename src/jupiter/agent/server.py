@@ -11,6 +11,7 @@ import os
 import select
 import shutil
 import signal
+import ssl
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,6 +31,7 @@ from jupiter.api import paths
 from jupiter.api.client import CallFailed, HomeClient
 from jupiter.api.models import Health, Registration, Stopping
 from jupiter.api.reading import answer
+from jupiter.api.tls import scheme
 from jupiter.app.runner import TaskRunner
 from jupiter.app.spec import App
 from jupiter.background import background
@@ -52,8 +54,10 @@ async def serving(
     host: str,
     port: int,
     limits: ServerLimits | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[tuple[web.Application, int]]:
-    """Serve `routes` behind the token check; yields the application and the bound port."""
+    """Serve `routes` behind the token check (and, with `ssl_context`, over TLS that asks
+    every client for its certificate); yields the application and the bound port."""
     limits = limits or ServerLimits()
     application = web.Application(
         middlewares=[token_middleware(token), refuse_encoded_bodies, close_taken_connections]
@@ -73,7 +77,7 @@ async def serving(
     )
     await runner.setup()
     try:
-        site = CappedSite(runner, host, port, limits.max_connections, limits.backlog)
+        site = CappedSite(runner, host, port, limits.max_connections, limits.backlog, ssl_context)
         await site.start()
         yield application, runner.addresses[0][1]
     finally:
@@ -113,8 +117,12 @@ async def _serve(config: AgentConfig, token: str, stop: asyncio.Event) -> None:
     store = DataStore(config.work_dir / "data")
     auth = auth_headers(token)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
+    tls = config.tls
+    # With TLS, every call this agent makes (home, peers' transfers and probes) shows its
+    # certificate and checks the peer's against the run's CA.
+    connector = aiohttp.TCPConnector(limit=0, ssl=tls.client_context() if tls is not None else True)
     async with (
-        aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session,
+        aiohttp.ClientSession(timeout=timeout, connector=connector) as session,
         TaskRunner(app, scratch_parent=config.work_dir) as runner,
     ):
         # Every emulated transfer from this agent, data or probe, learns and pays the same
@@ -162,11 +170,18 @@ async def _serve(config: AgentConfig, token: str, stop: asyncio.Event) -> None:
             # Probing stops before the server does: a server waits for requests in flight,
             # and peers that are still probing would keep it waiting.
             async with (
-                serving(routes, token, config.host, config.port, config.limits) as (_, port),
+                serving(
+                    routes,
+                    token,
+                    config.host,
+                    config.port,
+                    config.limits,
+                    tls.server_context() if tls is not None else None,
+                ) as (_, port),
                 profiler,
                 wave,
             ):
-                url = config.advertise_url or f"http://{config.host}:{port}"
+                url = config.advertise_url or f"{scheme(tls)}://{config.host}:{port}"
                 await _register(session, config, url, auth, stop)
                 heartbeat = background(
                     beat_until_stopped(

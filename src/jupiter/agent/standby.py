@@ -26,30 +26,39 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from jupiter.agent.auth import environment_without_token
 from jupiter.agent.config import AgentConfig
 from jupiter.agent.server import serving
 from jupiter.api.hosts import (
     BUNDLE,
+    CERTIFICATE,
     JOIN,
     MAX_BUNDLE_BYTES,
+    CertificateGrant,
+    CertificateTaken,
     JoinAnswer,
     JoinRequest,
     StandbyHealth,
 )
 from jupiter.api.paths import HEALTH
+from jupiter.api.tls import SigningRequest, TlsError, TlsFiles
 from jupiter.app.spec import App
 from jupiter.cluster.spec import Cluster
 from jupiter.errors import SpecError
 
 log = logging.getLogger(__name__)
 
+Parsed = TypeVar("Parsed", bound=BaseModel)
+
 STOP_GRACE_S = 10.0
+# Seconds a join with TLS waits for the home's certificate before it lapses.
+CERTIFY_TIMEOUT_S = 60.0
 LEASE_POLL_S = 1.0
 
 
@@ -57,6 +66,17 @@ LEASE_POLL_S = 1.0
 class Enlisted:
     join: JoinRequest
     run_dir: Path
+    # The run's certificate, key and CA, with TLS (in the run's folder, 0600).
+    tls: TlsFiles | None = None
+
+
+@dataclass
+class _Certifying:
+    """A join with TLS, waiting for the home to certify the key the agent made."""
+
+    join: JoinRequest
+    run_dir: Path
+    request: SigningRequest
 
 
 class StandbyAgent:
@@ -88,6 +108,7 @@ class StandbyAgent:
     async def _await_join(self) -> Enlisted | None:
         joined: asyncio.Future[Enlisted] = asyncio.get_running_loop().create_future()
         bundles: dict[str, Path] = {}
+        certifying: list[_Certifying] = []
 
         async def health(request: web.Request) -> web.Response:
             return web.json_response(StandbyHealth().model_dump())
@@ -114,16 +135,9 @@ class StandbyAgent:
             return web.json_response({"stored": size}, status=201)
 
         async def join(request: web.Request) -> web.Response:
-            if joined.done():
+            if joined.done() or certifying:
                 raise web.HTTPConflict(text="already enlisted in a run")
-            try:
-                body = JoinRequest.model_validate_json(await request.read())
-            except ValidationError as error:
-                first = error.errors()[0]
-                where = ".".join(str(part) for part in first["loc"]) or "body"
-                raise web.HTTPBadRequest(
-                    text=f"bad join request: {where}: {first['msg']}"
-                ) from None
+            body = _parse(JoinRequest, await request.read(), "join request")
             if body.run_id not in bundles:
                 raise web.HTTPConflict(text=f"no app bundle uploaded for run {body.run_id}")
             run_dir = self._run_dir(body.run_id)
@@ -134,13 +148,45 @@ class StandbyAgent:
             except (SpecError, tarfile.TarError, OSError) as error:
                 shutil.rmtree(run_dir, ignore_errors=True)
                 raise web.HTTPBadRequest(text=f"cannot serve this run: {error}") from None
-            joined.set_result(Enlisted(body, run_dir))
-            return web.json_response(JoinAnswer(joined=True, node=body.node).model_dump())
+            if not body.tls:
+                joined.set_result(Enlisted(body, run_dir))
+                return web.json_response(JoinAnswer(joined=True, node=body.node).model_dump())
+            # The key is made here and never leaves this machine: the home gets a signing
+            # request for it and answers with the certificate.
+            signing = SigningRequest.new(body.node)
+            certifying.append(_Certifying(body, run_dir, signing))
+
+            def give_up() -> None:
+                # A home that died between join and certificate must not keep this agent
+                # enlisted for ever: the join lapses, and the agent takes the next one.
+                if not joined.done() and certifying and certifying[0].join is body:
+                    log.warning("run %s sent no certificate in time: join dropped", body.run_id)
+                    certifying.clear()
+                    shutil.rmtree(run_dir, ignore_errors=True)
+                    bundles.pop(body.run_id, None)
+
+            asyncio.get_running_loop().call_later(CERTIFY_TIMEOUT_S, give_up)
+            answer = JoinAnswer(joined=True, node=body.node, csr=signing.csr_pem.decode())
+            return web.json_response(answer.model_dump())
+
+        async def certificate(request: web.Request) -> web.Response:
+            grant = _parse(CertificateGrant, await request.read(), "certificate")
+            if joined.done() or not certifying or certifying[0].join.run_id != grant.run_id:
+                raise web.HTTPConflict(text=f"no join of run {grant.run_id} awaits a certificate")
+            pending = certifying[0]
+            try:
+                credentials = pending.request.accept(grant.certificate.encode(), grant.ca.encode())
+            except TlsError as error:
+                raise web.HTTPBadRequest(text=str(error)) from None
+            files = credentials.write(pending.run_dir / "tls")
+            joined.set_result(Enlisted(pending.join, pending.run_dir, files))
+            return web.json_response(CertificateTaken().model_dump())
 
         routes = [
             web.get(HEALTH, health),
             web.put(BUNDLE, bundle),
             web.post(JOIN, join),
+            web.post(CERTIFICATE, certificate),
         ]
         async with serving(routes, self.token, self.host, self.port):
             quit_wait = asyncio.ensure_future(self.quit.wait())
@@ -177,6 +223,7 @@ class StandbyAgent:
             lifeline_fd=lifeline_read,
             log_level=join.log_level,
             heartbeat_interval_s=join.heartbeat_interval_s,
+            tls=enlisted.tls,
         )
         config_path = run_dir / "agent.json"
         config.write(config_path)
@@ -199,7 +246,7 @@ class StandbyAgent:
         process.stdin.close()
         os.close(lifeline_read)
         log.info("serving run %s as node %s (pid %d)", join.run_id, join.node, process.pid)
-        lease = asyncio.ensure_future(_home_lost(join.home_url, join.home_lease_s))
+        lease = asyncio.ensure_future(_home_lost(join.home_url, join.home_lease_s, enlisted.tls))
         quit_wait = asyncio.ensure_future(self.quit.wait())
         exited = asyncio.ensure_future(process.wait())
         try:
@@ -223,6 +270,16 @@ class StandbyAgent:
         log.info("run %s over (agent exit code %s)", join.run_id, process.returncode)
 
 
+def _parse(model: type[Parsed], data: bytes, what: str) -> Parsed:
+    """A request body as `model`, or a 400 naming the first bad field."""
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise web.HTTPBadRequest(text=f"bad {what}: {where}: {first['msg']}") from None
+
+
 def _unpack(bundle: Path, into: Path) -> None:
     into.mkdir(parents=True, exist_ok=True)
     with tarfile.open(bundle, "r:gz") as archive:
@@ -231,12 +288,15 @@ def _unpack(bundle: Path, into: Path) -> None:
     bundle.unlink()
 
 
-async def _home_lost(home_url: str, lease_s: float) -> None:
+async def _home_lost(home_url: str, lease_s: float, tls: TlsFiles | None) -> None:
     """Returns once the home has not answered its /health for `lease_s` seconds."""
     loop = asyncio.get_running_loop()
     last_answer = loop.time()
     timeout = aiohttp.ClientTimeout(total=max(1.0, min(lease_s / 2, 5.0)))
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    # With TLS the home asks every client for a certificate of the run: this one shows the
+    # run agent's.
+    connector = aiohttp.TCPConnector(ssl=tls.client_context() if tls is not None else True)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         while loop.time() - last_answer < lease_s:
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with session.get(f"{home_url}{HEALTH}") as response:

@@ -12,6 +12,10 @@ from jupiter.api.models import Body
 # Paths served by an agent in standby (between runs), besides paths.HEALTH.
 BUNDLE = "/agent/bundle/{run_id}"
 JOIN = "/agent/join"
+# With TLS: the certificate the home signed for the key the agent made at its join.
+CERTIFICATE = "/agent/certificate"
+# A PEM certificate or signing request of ours is about 600 bytes.
+MAX_PEM_CHARS = 16 * 1024
 
 # A run id ends up in a folder name on the agent's machine.
 RUN_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -43,8 +47,26 @@ class JoinRequest(Body):
     home_lease_s: float = Field(default=15.0, gt=0, le=3600)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     heartbeat_interval_s: float = Field(default=0.5, gt=0, le=60)
+    # Mutual TLS for the run: the agent makes a key, answers with a signing request for it,
+    # and serves the run only once the home sends the certificate (POST /agent/certificate).
+    tls: bool = False
 
 
 class JoinAnswer(Body):
     joined: bool
     node: str
+    # With TLS: the PEM signing request for the key the agent just made (the key stays).
+    csr: str | None = Field(default=None, max_length=MAX_PEM_CHARS)
+
+
+class CertificateGrant(Body):
+    """POST /agent/certificate: the run CA's certificate, and the agent's, signed for the
+    key of its signing request and for the address the home reaches it at."""
+
+    run_id: str = Field(pattern=RUN_ID)
+    ca: str = Field(max_length=MAX_PEM_CHARS)
+    certificate: str = Field(max_length=MAX_PEM_CHARS)
+
+
+class CertificateTaken(Body):
+    accepted: bool = True

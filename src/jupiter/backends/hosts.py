@@ -20,8 +20,17 @@ import aiohttp
 
 from jupiter.agent.auth import auth_headers
 from jupiter.api.client import AgentClient, CallFailed
-from jupiter.api.hosts import BUNDLE, JOIN, MAX_BUNDLE_BYTES, JoinRequest
+from jupiter.api.hosts import (
+    BUNDLE,
+    CERTIFICATE,
+    JOIN,
+    MAX_BUNDLE_BYTES,
+    CertificateGrant,
+    JoinAnswer,
+    JoinRequest,
+)
 from jupiter.api.paths import HEALTH
+from jupiter.api.tls import TlsError, scheme
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch
 from jupiter.errors import RunError, SpecError
@@ -79,11 +88,13 @@ class HostsBackend:
                 run_id=launch.run_id,
                 node=node,
                 home_url=launch.home_url,
-                advertise_url=base,
+                # The run agent serves on the same address, over TLS if the run has it.
+                advertise_url=f"{scheme(launch.tls)}://{address}",
                 app=launch.app.to_dict(),
                 cluster=launch.cluster.to_dict(),
                 log_level=launch.log_level,
                 heartbeat_interval_s=launch.heartbeat_interval,
+                tls=launch.tls is not None,
             )
             async with launch.session.post(
                 f"{base}{JOIN}",
@@ -92,12 +103,48 @@ class HostsBackend:
                 timeout=timeout,
             ) as response:
                 await _check(response, where, "joining the run")
+                joined = JoinAnswer.model_validate_json(await response.read())
             self._joined.add(node)
+            if launch.tls is not None:
+                await self._certify(launch, node, address, joined, base, where)
         except (aiohttp.ClientError, TimeoutError) as error:
             raise RunError(
                 f"{where} does not answer ({type(error).__name__}: {error}); start it there "
                 f"with `jupiter agent --listen {address} --token-file FILE`"
             ) from None
+
+    async def _certify(
+        self,
+        launch: AgentLaunch,
+        node: str,
+        address: str,
+        joined: JoinAnswer,
+        base: str,
+        where: str,
+    ) -> None:
+        """Sign the agent's request for the address cluster.yaml gives it (whatever the
+        request asked for) and send the certificate; the agent then serves the run."""
+        assert launch.tls is not None
+        if joined.csr is None:
+            raise RunError(f"{where} joined without a signing request: upgrade it for TLS")
+        try:
+            certificate = launch.tls.issuer().sign_request(
+                joined.csr.encode(), node, [_host(address)]
+            )
+        except TlsError as error:
+            raise RunError(f"{where}: {error}") from None
+        grant = CertificateGrant(
+            run_id=launch.run_id,
+            ca=launch.tls.issuer().ca_pem.decode(),
+            certificate=certificate.decode(),
+        )
+        async with launch.session.post(
+            f"{base}{CERTIFICATE}",
+            data=grant.model_dump_json(),
+            headers={**auth_headers(launch.token), "Content-Type": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT_S),
+        ) as response:
+            await _check(response, where, "the run's certificate")
 
     def agent_log(self, node: str, lines: int = 20) -> str:
         return ""  # on the agent's own machine: its work dir's last-run.log
@@ -109,7 +156,7 @@ class HostsBackend:
         launch, self._launch = self._launch, None
         if launch is None or launch.session.closed:
             return
-        urls = {node: f"http://{self._addresses[node]}" for node in self._joined}
+        urls = {node: f"{scheme(launch.tls)}://{self._addresses[node]}" for node in self._joined}
         registered = {n: url for n, url in launch.registered().items() if n in urls}
         agents = AgentClient(launch.session, {**urls, **registered}, auth_headers(launch.token))
 
@@ -159,6 +206,11 @@ async def _check(response: aiohttp.ClientResponse, where: str, what: str) -> Non
     if response.status >= 300:
         detail: Any = (await response.text())[:300]
         raise RunError(f"{where} refused {what}: HTTP {response.status}: {detail}")
+
+
+def _host(address: str) -> str:
+    """HOST of HOST:PORT (an IPv6 address without its brackets)."""
+    return address.rpartition(":")[0].strip("[]")
 
 
 def _routed_address(address: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jupiter.api.tls import TlsFiles
 from jupiter.backends.forked import ForkedAgents, loopback_address
 from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch
@@ -44,6 +45,7 @@ class LocalBackend:
                 cluster=cluster_data,
                 log_level=launch.log_level,
                 heartbeat_interval_s=launch.heartbeat_interval,
+                tls=_agent_tls(launch, node, loopback_address(index)),
             )
             await agents.start(config)
 
@@ -56,6 +58,15 @@ class LocalBackend:
     async def stop(self) -> None:
         if self._agents is not None:
             await self._agents.stop()
+
+
+def _agent_tls(launch: AgentLaunch, node: str, host: str) -> TlsFiles | None:
+    """The agent's certificate for its loopback address, in its own folder of the home's
+    private work dir (0700, files 0600); the agent is told the paths only."""
+    if launch.tls is None:
+        return None
+    credentials = launch.tls.issuer().issue(node, [host])
+    return credentials.write(launch.work_dir / "tls" / "nodes" / node)
 
 
 BACKEND = LocalBackend

@@ -18,7 +18,8 @@ On a fast path (emulator off, a large body) both ends move bytes as a plain sock
 would: the sender hands the file to the kernel with sendfile while a thread hashes it, and
 the receiver reads the body straight from the socket in a thread that hashes and writes it
 (aiohttp's parser and stream cost more than the copy itself). That connection then closes
-after its answer.
+after its answer. Over TLS, whose bytes are encrypted in user space, the sender writes the
+file in large reads instead, and the receiver reads through aiohttp's stream.
 """
 
 from __future__ import annotations
@@ -179,12 +180,19 @@ def _raw_transport(
 
     Only a plain aiohttp writer qualifies, one that declared exactly our bytes as the
     Content-Length: there the body is the bytes on the wire, so the kernel can send the file
-    itself. (A compressing writer is also a chunked one, and declares no length.)
+    itself. (A compressing writer is also a chunked one, and declares no length.) Not over
+    TLS either: the bytes must be encrypted in user space, and asyncio's stand-in for
+    sendfile there reads 16 KiB at a time, a thread hop each (a third of a bare TLS copy's
+    speed); large reads written to the TLS transport are as fast as the encryption.
     """
     if not isinstance(writer, StreamWriter) or writer.chunked or content_length != size:
         return None
     transport = writer.transport
-    if transport is None or transport.is_closing():
+    if (
+        transport is None
+        or transport.is_closing()
+        or transport.get_extra_info("ssl_object") is not None
+    ):
         return None
     writer.send_headers()
     return transport

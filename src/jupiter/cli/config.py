@@ -145,6 +145,8 @@ class BackendSection(_Section):
     image: str | None = None
     kubeconfig: FilePath | None = None
     namespace: str | None = None
+    # --tls/--no-tls; None: on for hosts and kubernetes, off for local.
+    tls: bool | None = None
 
 
 class OutputSection(_Section):
@@ -311,6 +313,7 @@ _FLAGS = (
     _Flag("backend", "image", "image"),
     _Flag("backend", "kubeconfig", "kubeconfig"),
     _Flag("backend", "namespace", "namespace"),
+    _Flag("backend", "tls", "tls"),
     _Flag("output", "out", "out_dir"),
     _Flag("output", "report", "report_dir"),
     _Flag("output", "log_level", "log_level"),

@@ -15,6 +15,7 @@ from jupiter.agent.auth import auth_headers
 from jupiter.api import paths
 from jupiter.api.client import CallFailed, call
 from jupiter.api.models import ConditionApplied, ConditionRequest
+from jupiter.api.tls import TlsFiles
 from jupiter.cluster.conditions import MAX_FACTOR
 from jupiter.controller.run_file import DEFAULT_RUN_FILE, read_run_file
 from jupiter.errors import RunError
@@ -81,12 +82,16 @@ def restore_link_command(source: str, destination: str, run_file: Path) -> None:
 
 def _send(run_file: Path, change: ConditionRequest) -> None:
     run = read_run_file(run_file)
-    applied = asyncio.run(_post(run.home_url, run.token, change))
+    applied = asyncio.run(_post(run.home_url, run.token, change, run.tls))
     click.echo(f"run {run.run_id}: {applied.change}")
 
 
-async def _post(home_url: str, token: str, change: ConditionRequest) -> ConditionApplied:
-    async with aiohttp.ClientSession() as session:
+async def _post(
+    home_url: str, token: str, change: ConditionRequest, tls: TlsFiles | None
+) -> ConditionApplied:
+    # A home with TLS takes only clients with a certificate of its run: the home's own.
+    connector = aiohttp.TCPConnector(ssl=tls.client_context() if tls is not None else True)
+    async with aiohttp.ClientSession(connector=connector) as session:
         try:
             return await call(
                 session,

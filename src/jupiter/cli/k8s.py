@@ -78,6 +78,13 @@ def k8s_group() -> None:
     help="Memory limit of each agent.",
 )
 @click.option(
+    "--tls/--no-tls",
+    default=True,
+    show_default=True,
+    help="Mutual TLS between the run's pods: a CA made now, each pod's key and certificate "
+    "in a Secret of its own, mounted as files.",
+)
+@click.option(
     "--allow-egress",
     is_flag=True,
     help="Let the run's pods connect anywhere (default: only each other and DNS).",
@@ -97,6 +104,7 @@ def render_command(
     emulation: bool,
     agent_cpu: str,
     agent_memory: str,
+    tls: bool,
     allow_egress: bool,
 ) -> None:
     """Write the YAML of one run of APP, for `kubectl apply -f OUT`."""
@@ -123,6 +131,7 @@ def render_command(
         agent=Resources(cpu_limit=agent_cpu, memory_limit=agent_memory),
         own_namespace=own_namespace,
         allow_egress=allow_egress,
+        tls=tls,
     )
     objects = render(app, cluster, options, str(cluster_file))
     paths = write_manifests(objects, out_dir)

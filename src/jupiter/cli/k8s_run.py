@@ -41,6 +41,8 @@ class CliRun:
     quiet: bool
     profiling: bool = True
     profile_file: Path | None = None
+    # --tls/--no-tls (None: not given, so on).
+    tls: bool | None = None
 
 
 def run_from_cli(options: CliRun) -> None:
@@ -82,6 +84,7 @@ def run_from_cli(options: CliRun) -> None:
         kubeconfig=options.kubeconfig,
         namespace=options.namespace,
         emulate=bool(options.emulation),
+        tls=options.tls is not False,
     )
     console = Console(stderr=True, quiet=options.quiet)
     with phase_bars(options.quiet) as bars:

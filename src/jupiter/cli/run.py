@@ -267,6 +267,12 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
     help="Probe sizes, e.g. 4K,64K (default: spanning the app's own transfers).",
 )
 @click.option(
+    "--tls/--no-tls",
+    default=None,
+    help="Mutual TLS between the home and the agents, with a CA made for the run (the token "
+    "stays as a second factor). Default: on for hosts and kubernetes, off for local.",
+)
+@click.option(
     "--recovery/--no-recovery",
     default=True,
     show_default=True,
@@ -319,6 +325,7 @@ def run_command(
     sizes: str | None,
     token_file: Path | None,
     home_address: str | None,
+    tls: bool | None,
     recovery: bool,
     time_dilation: str,
     control_file: Path,
@@ -392,6 +399,7 @@ def run_command(
                 quiet=quiet,
                 profiling=not no_profile,
                 profile_file=profile_file,
+                tls=tls,
             )
         )
         return
@@ -437,6 +445,7 @@ def run_command(
         retries=retries,
         on_error=on_error,
         recovery=recovery,
+        tls=(backend == "hosts") if tls is None else tls,
         profile_settings=ProfileSettings(timeout=profile_timeout),
         profile_cache=profile_cache,
         time_dilation=dilation,

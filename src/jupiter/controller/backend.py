@@ -18,6 +18,7 @@ from typing import Protocol
 
 import aiohttp
 
+from jupiter.api.tls import RunTls
 from jupiter.app.spec import App
 from jupiter.cluster.spec import Cluster
 
@@ -47,6 +48,9 @@ class AgentLaunch:
     log_level: str = "warning"
     # Seconds between each agent's heartbeats (the home scales it with the cluster's size).
     heartbeat_interval: float = 0.5
+    # Mutual TLS for the run (None: plain HTTP): the backend gives each agent a certificate
+    # of the run's CA for the address it is reached at, by its own means (api/tls.py).
+    tls: RunTls | None = None
 
 
 class Backend(Protocol):

@@ -32,6 +32,7 @@ from jupiter.api.models import (
 )
 from jupiter.api.reading import answer, read_body, read_query
 from jupiter.api.reading import input_id as parse_input_id
+from jupiter.api.tls import TlsFiles, scheme
 from jupiter.circe.transfer import receive_file
 from jupiter.controller.conditions import ConditionControl, condition_routes
 from jupiter.controller.deliveries import Deliveries
@@ -166,13 +167,19 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
 
 @asynccontextmanager
 async def home_server(
-    state: HomeState, token: str, host: str = "127.0.0.1", port: int = 0
+    state: HomeState,
+    token: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls: TlsFiles | None = None,
 ) -> AsyncIterator[str]:
-    """Serve the home endpoints (port 0: any free one); yields the URL agents reach it at."""
+    """Serve the home endpoints (port 0: any free one; with `tls`, HTTPS that requires a
+    client certificate of the run); yields the URL agents reach it at."""
     out_dir = state.deliveries.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     state.profiles.auth = state.profiles.auth or auth_headers(token)
     state.conditions.auth = auth_headers(token)
-    async with serving(home_routes(state), token, host, port) as (_, bound):
-        yield f"http://{host}:{bound}"
+    context = tls.server_context() if tls is not None else None
+    async with serving(home_routes(state), token, host, port, ssl_context=context) as (_, bound):
+        yield f"{scheme(tls)}://{host}:{bound}"
     shutil.rmtree(out_dir / ".incoming", ignore_errors=True)

@@ -28,6 +28,7 @@ from jupiter.api import paths
 from jupiter.api.client import AgentClient, CallFailed
 from jupiter.api.models import Deployment
 from jupiter.api.tasklogs import TaskLog
+from jupiter.api.tls import RunTls, TlsFiles, url_host
 from jupiter.app.document import parse_limits
 from jupiter.app.spec import App, load_app
 from jupiter.background import background
@@ -108,6 +109,9 @@ class RunOptions:
     home_bind: str | None = None
     home_port: int = 0
     home_url: str | None = None
+    # Mutual TLS between home and agents (api/tls.py): True makes a CA for the run; the
+    # home's own files when they were issued beforehand (a Kubernetes Job's Secret).
+    tls: bool | TlsFiles = False
     # The run's identity when someone else chose it (the pods were given the same ones).
     run_id: str | None = None
     token: str | None = None
@@ -232,6 +236,8 @@ class RunContext:
     backpressure_s: float = 0.0
     # Where a gathered or cached profile came from (None: given, or no profiling).
     profile_reuse: ProfileReuse | None = None
+    # The run's mutual TLS (None: plain HTTP).
+    tls: RunTls | None = None
 
     def lost(self, lost: Lost) -> None:
         """An agent is gone: re-mapped around while streaming, else the run fails."""
@@ -270,6 +276,7 @@ async def deployed_agents(
     profile: Profile | None = None,
     profiling: bool = True,
     heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S,
+    tls: bool | TlsFiles = False,
 ) -> AsyncIterator[RunContext]:
     """The deploy phase: the home serving, one registered agent per node; on exit, teardown.
 
@@ -293,11 +300,17 @@ async def deployed_agents(
     try:
         with timer.phase("deploy"):
             bind = home_bind if home_bind is not None else backend.home_host(cluster)
-            bound_url = await stack.enter_async_context(home_server(state, token, bind, home_port))
+            run_tls = run_tls_for(tls, run_id, work_dir, [bind, url_host(home_url or "")])
+            home_tls = run_tls.home if run_tls is not None else None
+            bound_url = await stack.enter_async_context(
+                home_server(state, token, bind, home_port, home_tls)
+            )
             session = await stack.enter_async_context(
                 aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-                    connector=aiohttp.TCPConnector(limit=0),
+                    connector=aiohttp.TCPConnector(
+                        limit=0, ssl=home_tls.client_context() if home_tls is not None else True
+                    ),
                 )
             )
             state.profiles.session = session
@@ -314,6 +327,7 @@ async def deployed_agents(
                 progress=progress,
                 session=session,
                 home_url=home_url or bound_url,
+                tls=run_tls,
             )
             # Pushed before starting, so that a start that fails half-way still stops what
             # it started, and after the session, so that stopping may still use it.
@@ -336,6 +350,7 @@ async def deployed_agents(
                     on_lost=lambda node, reason: _lost(context, node, reason),
                     log_level=log_level,
                     heartbeat_interval=interval,
+                    tls=run_tls,
                 )
             )
             await state.latch.wait_for(
@@ -356,6 +371,18 @@ async def deployed_agents(
             await stack.aclose()
             if not keep_work_dir:
                 shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def run_tls_for(
+    tls: bool | TlsFiles, run_id: str, work_dir: Path, home_hosts: list[str]
+) -> RunTls | None:
+    """The run's TLS: none, a new CA and home certificate (in the home's private work dir),
+    or the home's files issued beforehand."""
+    if isinstance(tls, TlsFiles):
+        return RunTls(home=tls, ca=None)
+    if not tls:
+        return None
+    return RunTls.new(run_id, work_dir / "tls", home_hosts)
 
 
 async def run(options: RunOptions, progress: Progress | None = None) -> RunResult:
@@ -471,6 +498,7 @@ async def _run_phases(
             profile=options.profile,
             profiling=options.profiling,
             heartbeat_timeout_s=options.heartbeat_timeout,
+            tls=options.tls,
         ) as context,
         _published(options, context),
     ):
@@ -537,7 +565,11 @@ async def _published(options: RunOptions, context: RunContext) -> AsyncIterator[
         yield
         return
     run_file = RunFile(
-        home_url=context.home_url, run_id=context.run_id, token=context.token, pid=os.getpid()
+        home_url=context.home_url,
+        run_id=context.run_id,
+        token=context.token,
+        pid=os.getpid(),
+        tls=context.tls.home if context.tls is not None else None,
     )
     with published(options.control_file, run_file):
         yield

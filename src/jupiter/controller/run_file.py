@@ -1,7 +1,8 @@
 """The run file: where a running `jupiter run` tells other commands on this machine how to
 reach its home (`jupiter emulate` reads it).
 
-It holds the home's URL, the run id and the run token. The token is what every route but
+It holds the home's URL, the run id, the run token and, with TLS, where the home's
+certificate files are. The token is what every route but
 /health demands: whoever holds it can change the run (slow its nodes, stop its agents), so
 the file is created mode 600 in a folder of mode 700, readable by the user who started the
 run and nobody else, like an SSH key; it is written whole (a temporary file renamed into
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from jupiter.api.tls import TlsFiles
 from jupiter.errors import SpecError
 from jupiter.specfile import read_spec_text
 
@@ -37,6 +39,9 @@ class RunFile(BaseModel):
     token: str = Field(min_length=1, max_length=1024)
     # The `jupiter run` process, to tell a live run's file from a dead one's.
     pid: int = Field(ge=1)
+    # With TLS: the home's certificate files (in its private work dir), which a client on
+    # this machine shows to the home; None: plain HTTP.
+    tls: TlsFiles | None = None
 
 
 @contextlib.contextmanager

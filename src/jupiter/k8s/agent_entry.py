@@ -10,7 +10,6 @@ import os
 import sys
 from pathlib import Path
 
-from jupiter.agent.auth import TOKEN_ENV
 from jupiter.agent.config import AgentConfig
 from jupiter.agent.reaper import become_subreaper, stop_adopted
 from jupiter.agent.server import run_agent
@@ -34,15 +33,15 @@ def agent_config() -> AgentConfig:
         app=s.read_json(config_dir, s.APP_KEY),
         app_root=Path(s.env(s.ENV_APP_ROOT)),
         cluster=s.read_json(config_dir, s.CLUSTER_KEY),
+        tls=s.tls_files(),
     )
 
 
 def main() -> int:
     try:
         config = agent_config()
-        token = s.env(TOKEN_ENV)
-        # Read once, then gone from the environment the agent's tasks inherit.
-        os.environ.pop(TOKEN_ENV, None)
+        # From the Secret's file: never in the environment the agent's tasks inherit.
+        token = s.read_token()
     except JupiterError as error:
         print(f"agent: {error}", file=sys.stderr)
         return 2

@@ -17,7 +17,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from jupiter.agent.auth import TOKEN_ENV
 from jupiter.app.spec import load_app
 from jupiter.backends.kubernetes import KubernetesBackend
 from jupiter.cluster.spec import Cluster
@@ -82,7 +81,8 @@ def home_options() -> tuple[RunOptions, s.RunSettings]:
         home_port=s.env_int(s.ENV_PORT),
         home_url=s.env(s.ENV_ADVERTISE_URL),
         run_id=s.env(s.ENV_RUN_ID),
-        token=s.env(TOKEN_ENV),
+        token=s.read_token(),
+        tls=s.tls_files() or False,
         register_timeout=settings.register_timeout,
     )
     return options, settings

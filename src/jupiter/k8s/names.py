@@ -100,7 +100,16 @@ def agent_name(run_id: str, node: str) -> str:
     return f"{head}{slug}-{digest}" if slug else f"{head}{digest}"
 
 
-def service_url(name: str, namespace: str, port: int) -> str:
+def service_host(name: str, namespace: str) -> str:
     # `.svc` without the cluster domain: it resolves through the pod's DNS search path, and
-    # clusters do not all use cluster.local.
-    return f"http://{name}.{namespace}.svc:{port}"
+    # clusters do not all use cluster.local. A pod's TLS certificate names this host.
+    return f"{name}.{namespace}.svc"
+
+
+def service_url(name: str, namespace: str, port: int, tls: bool = False) -> str:
+    return f"{'https' if tls else 'http'}://{service_host(name, namespace)}:{port}"
+
+
+def tls_secret_name(pod_name: str) -> str:
+    """The Secret holding one pod's TLS key and certificate: mounted by that pod only."""
+    return f"{pod_name}-tls"

@@ -59,6 +59,8 @@ class KubernetesRun:
     namespace: str | None = None
     # The link emulator is for clusters that are not really dispersed; off unless asked for.
     emulate: bool = False
+    # Mutual TLS between the run's pods (render.py); on unless turned off.
+    tls: bool = True
 
 
 async def run_on_kubernetes(
@@ -95,6 +97,7 @@ async def run_on_kubernetes(
             namespace=namespace,
             settings=spec.settings,
             own_namespace=spec.namespace is None,
+            tls=spec.tls,
         )
         objects = render(app, cluster, options, source)
         deployment = ClusterRun(client, objects, namespace, run_id, progress, warn)

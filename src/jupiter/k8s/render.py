@@ -2,7 +2,9 @@
 
     Namespace                      the run's own (Pod Security "restricted"); none when the
                                    user names an existing one, which is never deleted
-    Secret        <run>-token      the run token, the only credential agents and home share
+    Secret        <run>-token      the run token, which agents and home all share (a file)
+    Secret        <pod>-tls        with TLS (the default): one pod's key and certificate and
+                                   the run CA's certificate, mounted by that pod only
     ConfigMap     <run>-config     app.json, cluster.json (the node map), run.json
     NetworkPolicy <run>-run-only   only this run's pods reach this run's pods' ports, and they
                                    reach only each other and DNS (unless egress is allowed)
@@ -19,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from jupiter.api.tls import CA_FILE, CERT_FILE, KEY_FILE, RunCA
 from jupiter.app.spec import App
 from jupiter.cluster.spec import Cluster
 from jupiter.errors import SpecError
@@ -77,6 +80,9 @@ class RenderOptions:
     own_namespace: bool = True
     # True: the run's pods may open connections anywhere (task code that downloads).
     allow_egress: bool = False
+    # Mutual TLS between the run's pods: a CA made at render, a certificate per pod for its
+    # Service's name, each pod's in a Secret of its own mounted as files.
+    tls: bool = True
 
     @property
     def deadline(self) -> int:
@@ -112,9 +118,11 @@ def render(
     options.home.check("home")
     hosts = _hosts(cluster, source)
     agents = _agent_names(options.run_id, cluster)
+    home = names.home_name(options.run_id)
     return [
         *([namespace_object(options)] if options.own_namespace else []),
         _secret(options),
+        *(_tls_secrets(options, [home, *agents.values()]) if options.tls else []),
         _config_map(app, cluster, options),
         _network_policy(options),
         *(
@@ -192,6 +200,32 @@ def _secret(options: RenderOptions) -> Manifest:
         "immutable": True,
         "stringData": {s.TOKEN_KEY: options.token},
     }
+
+
+def _tls_secrets(options: RenderOptions, pods: list[str]) -> list[Manifest]:
+    """One Secret per pod: the run CA's certificate, the pod's certificate for its Service's
+    DNS name, its key. The CA's own key is dropped here: nothing can sign after render."""
+    ca = RunCA.new(options.run_id)
+    secrets = []
+    for pod in pods:
+        credentials = ca.issue(pod, [names.service_host(pod, options.namespace)])
+        secrets.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": _meta(
+                    options, names.tls_secret_name(pod), names.run_labels(options.run_id)
+                ),
+                "type": "Opaque",
+                "immutable": True,
+                "stringData": {
+                    CA_FILE: credentials.ca_pem.decode(),
+                    CERT_FILE: credentials.cert_pem.decode(),
+                    KEY_FILE: credentials.key_pem.decode(),
+                },
+            }
+        )
+    return secrets
 
 
 def _config_map(app: App, cluster: Cluster, options: RenderOptions) -> Manifest:
@@ -286,17 +320,17 @@ def _agent(options: RenderOptions, node: str, host: str, name: str) -> list[Mani
     run_id = options.run_id
     labels = {**names.role_labels(run_id, names.AGENT), names.AGENT_LABEL: name}
     selector = {names.RUN_LABEL: run_id, names.AGENT_LABEL: name}
-    url = names.service_url(name, options.namespace, s.AGENT_PORT)
+    url = names.service_url(name, options.namespace, s.AGENT_PORT, options.tls)
     env = [
         _value(s.ENV_NODE, node),
         _value(s.ENV_PORT, str(s.AGENT_PORT)),
         _value(s.ENV_ADVERTISE_URL, url),
         _value(
             s.ENV_HOME_URL,
-            names.service_url(names.home_name(run_id), options.namespace, s.HOME_PORT),
+            names.service_url(names.home_name(run_id), options.namespace, s.HOME_PORT, options.tls),
         ),
     ]
-    pod_spec = _pod_spec(options, "agent", s.AGENT_MODULE, s.AGENT_PORT, env, options.agent)
+    pod_spec = _pod_spec(options, name, "agent", s.AGENT_MODULE, s.AGENT_PORT, env, options.agent)
     pod_spec["affinity"] = {
         "nodeAffinity": {
             "requiredDuringSchedulingIgnoredDuringExecution": {
@@ -335,10 +369,12 @@ def _home_job(options: RenderOptions) -> Manifest:
         _value(s.ENV_PORT, str(s.HOME_PORT)),
         _value(
             s.ENV_ADVERTISE_URL,
-            names.service_url(names.home_name(run_id), options.namespace, s.HOME_PORT),
+            names.service_url(names.home_name(run_id), options.namespace, s.HOME_PORT, options.tls),
         ),
     ]
-    pod_spec = _pod_spec(options, "home", s.HOME_MODULE, s.HOME_PORT, env, options.home)
+    pod_spec = _pod_spec(
+        options, names.home_name(run_id), "home", s.HOME_MODULE, s.HOME_PORT, env, options.home
+    )
     pod_spec["restartPolicy"] = "Never"
     return {
         "apiVersion": "batch/v1",
@@ -359,6 +395,7 @@ def _value(name: str, value: str) -> dict[str, Any]:
 
 def _pod_spec(
     options: RenderOptions,
+    pod: str,
     container: str,
     module: str,
     port: int,
@@ -366,12 +403,10 @@ def _pod_spec(
     resources: Resources,
 ) -> dict[str, Any]:
     env = [
-        {
-            "name": "JUPITER_TOKEN",
-            "valueFrom": {
-                "secretKeyRef": {"name": names.secret_name(options.run_id), "key": s.TOKEN_KEY}
-            },
-        },
+        # The token as a file of the Secret's volume, not an environment variable: /proc of
+        # every process of the pod would show the variable.
+        _value(s.ENV_TOKEN_FILE, f"{s.TOKEN_DIR}/{s.TOKEN_KEY}"),
+        *([_value(s.ENV_TLS_DIR, s.TLS_DIR)] if options.tls else []),
         _value(s.ENV_RUN_ID, options.run_id),
         _value(s.ENV_BIND, "0.0.0.0"),
         _value(s.ENV_CONFIG_DIR, s.CONFIG_DIR),
@@ -402,12 +437,12 @@ def _pod_spec(
                 "env": env,
                 "ports": [{"name": container, "containerPort": port, "protocol": "TCP"}],
                 "readinessProbe": {
-                    "httpGet": {"path": "/health", "port": container},
+                    **_probe(options, container),
                     "periodSeconds": 2,
                     "failureThreshold": 3,
                 },
                 "livenessProbe": {
-                    "httpGet": {"path": "/health", "port": container},
+                    **_probe(options, container),
                     "initialDelaySeconds": 10,
                     "periodSeconds": 10,
                     "timeoutSeconds": 5,
@@ -432,6 +467,12 @@ def _pod_spec(
                     {"name": "config", "mountPath": s.CONFIG_DIR, "readOnly": True},
                     {"name": "work", "mountPath": s.WORK_DIR},
                     {"name": "tmp", "mountPath": s.TMP_DIR},
+                    {"name": "token", "mountPath": s.TOKEN_DIR, "readOnly": True},
+                    *(
+                        [{"name": "tls", "mountPath": s.TLS_DIR, "readOnly": True}]
+                        if options.tls
+                        else []
+                    ),
                 ],
             }
         ],
@@ -439,5 +480,22 @@ def _pod_spec(
             {"name": "config", "configMap": {"name": names.config_name(options.run_id)}},
             {"name": "work", "emptyDir": {"sizeLimit": resources.work_size}},
             {"name": "tmp", "emptyDir": {"sizeLimit": resources.tmp_size}},
+            _secret_volume("token", names.secret_name(options.run_id)),
+            *([_secret_volume("tls", names.tls_secret_name(pod))] if options.tls else []),
         ],
     }
+
+
+def _secret_volume(volume: str, secret: str) -> dict[str, Any]:
+    return {
+        "name": volume,
+        "secret": {"secretName": secret, "defaultMode": s.SECRET_FILE_MODE},
+    }
+
+
+def _probe(options: RenderOptions, port: str) -> dict[str, Any]:
+    """The kubelet's health check: GET /health, or with TLS a TCP connect (the kubelet has
+    no certificate of the run, and the pod refuses any handshake without one)."""
+    if options.tls:
+        return {"tcpSocket": {"port": port}}
+    return {"httpGet": {"path": "/health", "port": port}}

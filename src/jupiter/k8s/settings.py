@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from jupiter.api.tls import TlsFiles
 from jupiter.errors import SpecError
 
 # Inside the images (see Dockerfile and `jupiter k8s dockerfile`).
@@ -27,6 +28,13 @@ APP_KEY = "app.json"
 CLUSTER_KEY = "cluster.json"
 RUN_KEY = "run.json"
 TOKEN_KEY = "token"
+# Secrets reach the pods as files (a Secret volume), never as environment variables: the
+# run token in TOKEN_DIR/token, the pod's own TLS certificate, key and the run CA's
+# certificate in TLS_DIR (api/tls.py's file names).
+TOKEN_DIR = "/var/run/jupiter/token"
+TLS_DIR = "/var/run/jupiter/tls"
+# Readable by the pod's group (fsGroup), which its non-root user is in; not by others.
+SECRET_FILE_MODE = 0o440
 
 # Environment of the in-pod entry points. Every one is set by the manifests, so a missing
 # one is a broken manifest and is reported as such.
@@ -39,6 +47,9 @@ ENV_HOME_URL = "JUPITER_HOME_URL"
 ENV_CONFIG_DIR = "JUPITER_CONFIG_DIR"
 ENV_APP_ROOT = "JUPITER_APP_ROOT"
 ENV_WORK_DIR = "JUPITER_WORK_DIR"
+ENV_TOKEN_FILE = "JUPITER_TOKEN_FILE"
+# Set only with TLS: the folder of the pod's certificate files.
+ENV_TLS_DIR = "JUPITER_TLS_DIR"
 
 AGENT_MODULE = "jupiter.k8s.agent_entry"
 HOME_MODULE = "jupiter.k8s.home_entry"
@@ -104,3 +115,21 @@ def read_json(directory: Path, key: str) -> Any:
         raise SpecError(path, None, f"cannot read: {error.strerror or error}") from None
     except ValueError as error:
         raise SpecError(path, None, f"invalid JSON: {error}") from None
+
+
+def read_token() -> str:
+    """The run token, from the file the manifest's Secret volume puts at ENV_TOKEN_FILE."""
+    path = Path(env(ENV_TOKEN_FILE))
+    try:
+        token = path.read_text().strip()
+    except OSError as error:
+        raise SpecError(str(path), None, f"cannot read the run token: {error}") from None
+    if not token:
+        raise SpecError(str(path), None, "the run token file is empty")
+    return token
+
+
+def tls_files() -> TlsFiles | None:
+    """The pod's TLS files, if the run has TLS (ENV_TLS_DIR set)."""
+    folder = os.environ.get(ENV_TLS_DIR)
+    return TlsFiles.in_folder(Path(folder)) if folder else None
