@@ -104,15 +104,16 @@ def test_a_scheduled_slowdown_stretches_the_node_s_tasks_5x_then_restores(tmp_pa
         len(after),
     )
 
-    def median(records: list[Any]) -> float:
-        return statistics.median(r.duration for r in records)
+    def per_cpu(records: list[Any]) -> float:
+        # Against the CPU each run used: the slot holds CPU x stretch (never less than the
+        # wall time), and the CPU a run uses does not grow with the host's load.
+        return statistics.median(r.duration / r.cpu for r in records)
 
-    ratio = median(during) / median(before)
-    assert 2.5 < ratio < 8, ratio
-    # Against the CPU each run used, which the host's load does not inflate: 5x it.
-    stretched = statistics.median(r.duration / r.cpu for r in during)
-    assert 4.0 < stretched < 7.0, stretched
-    assert median(after) / median(before) < 2.0
+    # Stretched 5x while slowed; not before or after (a busy host's contention may still
+    # lengthen a run's wall time, hence the margin).
+    assert 4.0 < per_cpu(during) < 7.0, per_cpu(during)
+    assert per_cpu(before) < 3.5, per_cpu(before)
+    assert per_cpu(after) < 3.5, per_cpu(after)
 
 
 def test_routes_refuse_strangers_and_bad_bodies_and_pass_changes_to_the_agent(
