@@ -33,6 +33,11 @@ class LinkProfile(BaseModel):
     sizes: list[int]
     rel_rms: float = 0.0
     fitted_at: float = 0.0
+    # Where the figures came from: probes of this link ("measured"), or the sampled
+    # strategy's inference (profiler/sampled.py): the latency from network coordinates,
+    # the bandwidth from its group pair's representative links.
+    latency_source: Literal["measured", "inferred"] = "measured"
+    bandwidth_source: Literal["measured", "inferred"] = "measured"
 
     @classmethod
     def from_fit(cls, fit: QuadraticFit, fitted_at: float) -> LinkProfile:
@@ -63,6 +68,50 @@ class LinkProfile(BaseModel):
 
     def model(self) -> LinkModel:
         return LinkModel(self.p, self.q, self.r)
+
+
+class HeldOutError(BaseModel):
+    """Relative error |predicted - measured| / measured of latencies on measured links that
+    were held out of the fit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    links: int = Field(ge=0)
+    median: float = Field(ge=0)
+    p90: float = Field(ge=0)
+    worst: float = Field(ge=0)
+
+
+class NetworkInference(BaseModel):
+    """How the sampled strategy measured a few links and inferred the rest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Literal["sampled"] = "sampled"
+    # "region": the cluster's regions; "coordinates": k-means on the network coordinates.
+    groups_by: Literal["region", "coordinates"]
+    groups: dict[str, list[str]]
+    # Latency: peers each node probed (landmarks, one per group, plus random neighbours),
+    # Vivaldi with height vectors in `dimensions` dimensions.
+    latency_peers: dict[str, list[str]]
+    dimensions: int
+    # node -> [x_1 .. x_d, height] in seconds.
+    coordinates: dict[str, list[float]]
+    # How a link's latency is predicted: "coordinates" (the Vivaldi distance) or
+    # "group core + heights" (its group pair's median core latency plus both nodes'
+    # Vivaldi heights: used when there are groups).
+    latency_model: str
+    # Bandwidth: the links probed with every size, per group pair "G->H".
+    representatives: dict[str, list[tuple[str, str]]]
+    measured_links: int = Field(ge=0)
+    latency_inferred: int = Field(ge=0)
+    bandwidth_inferred: int = Field(ge=0)
+    # Measured links held out of the fit, and the prediction's error on them: the model
+    # used (`held_out`) and plain Vivaldi distances (`held_out_vivaldi`).
+    held_out_links: list[tuple[str, str]]
+    held_out: HeldOutError | None = None
+    held_out_vivaldi: HeldOutError | None = None
+    seconds: float = Field(default=0.0, ge=0)
 
 
 class ResourceSample(BaseModel):
@@ -100,6 +149,8 @@ class Profile(BaseModel):
     # Wall seconds each profiler took, and how the figures were taken (sizes, repeats...).
     timings: dict[str, float] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
+    # The sampled network strategy's account; None when every link was probed.
+    network_inference: NetworkInference | None = None
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

@@ -108,6 +108,9 @@ class NetworkProfiler:
         """Begin probing under `plan`; a second plan replaces the first (samples are kept)."""
         known = set(self.cluster.node_names)
         unknown = [peer for peer, _ in plan.peers if peer not in known or peer == self.node]
+        unknown += [
+            peer for peer in (*plan.latency_only, *plan.first_skip) if peer not in dict(plan.peers)
+        ]
         if unknown:
             raise ValueError(f"peers not in the cluster (or this node): {unknown}")
         largest = max([*plan.sizes, *plan.first_sizes])
@@ -141,11 +144,15 @@ class NetworkProfiler:
         # Size by size over all peers: consecutive probes of one link are a whole pass
         # apart, which is when its budget has refilled. Largest first: a link's first probe
         # may also pay for opening its connection, which matters least on the longest one.
+        latency_only = set(plan.latency_only)
+        skip = set(plan.first_skip)
+        smallest = min(plan.first_sizes)
         first = [
             (peer, size)
             for size in sorted(plan.first_sizes, reverse=True)
             for _ in range(plan.first_repeats)
             for peer, _ in plan.peers
+            if (size == smallest or peer not in latency_only) and peer not in skip
         ]
         await self._round(plan, first, plan.offset)
         self.first_round_seconds = time.monotonic() - began
@@ -158,7 +165,10 @@ class NetworkProfiler:
             # Rounds run on a fixed grid; one that overran makes the next start at once.
             await asyncio.sleep(max(0.0, began + plan.phase + k * plan.interval - time.monotonic()))
             # Neighbouring links probe different sizes, which spreads a round's bytes.
-            later = [(peer, sizes[(k + i) % len(sizes)]) for i, (peer, _) in enumerate(plan.peers)]
+            later = [
+                (peer, sizes[0] if peer in latency_only else sizes[(k + i) % len(sizes)])
+                for i, (peer, _) in enumerate(plan.peers)
+            ]
             await self._round(plan, later, 0.0)
 
     async def _refit_loop(self, plan: NetworkPlan) -> None:
