@@ -76,42 +76,56 @@ class HeldOutError(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    links: int = Field(ge=0)
-    median: float = Field(ge=0)
-    p90: float = Field(ge=0)
-    worst: float = Field(ge=0)
+    links: int = Field(ge=0, description="Held-out links the error is taken over.")
+    median: float = Field(ge=0, description="Median relative error.")
+    p90: float = Field(ge=0, description="90th percentile of the relative error.")
+    worst: float = Field(ge=0, description="Largest relative error.")
 
 
 class NetworkInference(BaseModel):
-    """How the sampled strategy measured a few links and inferred the rest."""
+    """How the sampled network strategy measured a few links and inferred the rest
+    (docs/profiling.md, Sampled strategy)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    strategy: Literal["sampled"] = "sampled"
-    # "region": the cluster's regions; "coordinates": k-means on the network coordinates.
-    groups_by: Literal["region", "coordinates"]
-    groups: dict[str, list[str]]
-    # Latency: peers each node probed (landmarks, one per group, plus random neighbours),
-    # Vivaldi with height vectors in `dimensions` dimensions.
-    latency_peers: dict[str, list[str]]
-    dimensions: int
-    # node -> [x_1 .. x_d, height] in seconds.
-    coordinates: dict[str, list[float]]
-    # How a link's latency is predicted: "coordinates" (the Vivaldi distance) or
-    # "group core + heights" (its group pair's median core latency plus both nodes'
-    # Vivaldi heights: used when there are groups).
-    latency_model: str
-    # Bandwidth: the links probed with every size, per group pair "G->H".
-    representatives: dict[str, list[tuple[str, str]]]
-    measured_links: int = Field(ge=0)
-    latency_inferred: int = Field(ge=0)
-    bandwidth_inferred: int = Field(ge=0)
-    # Measured links held out of the fit, and the prediction's error on them: the model
-    # used (`held_out`) and plain Vivaldi distances (`held_out_vivaldi`).
-    held_out_links: list[tuple[str, str]]
-    held_out: HeldOutError | None = None
-    held_out_vivaldi: HeldOutError | None = None
-    seconds: float = Field(default=0.0, ge=0)
+    strategy: Literal["sampled"] = Field(default="sampled", description="Always 'sampled'.")
+    groups_by: Literal["region", "coordinates"] = Field(
+        description="'region': the cluster's regions; 'coordinates': k-means on the network "
+        "coordinates (a cluster in one region)."
+    )
+    groups: dict[str, list[str]] = Field(description="Group -> its nodes.")
+    latency_peers: dict[str, list[str]] = Field(
+        description="Node -> the peers it probed for latency: a landmark per group plus "
+        "random neighbours."
+    )
+    dimensions: int = Field(description="Dimensions of the Vivaldi coordinates (plus a height).")
+    coordinates: dict[str, list[float]] = Field(
+        description="Node -> [x_1 .. x_d, height], seconds."
+    )
+    latency_model: str = Field(
+        description="How an unprobed link's latency is predicted: 'coordinates' (the Vivaldi "
+        "distance) or 'group core + heights' (its ordered group pair's core latency plus a "
+        "height per end, fitted by medians)."
+    )
+    representatives: dict[str, list[tuple[str, str]]] = Field(
+        description="Ordered group pair 'G->H' -> the links probed with every size, whose "
+        "per-byte terms every link of the pair takes."
+    )
+    measured_links: int = Field(ge=0, description="Links probed (latency, bandwidth or both).")
+    latency_inferred: int = Field(ge=0, description="Links whose latency was predicted.")
+    bandwidth_inferred: int = Field(
+        ge=0, description="Links whose bandwidth is their group pair's."
+    )
+    held_out_links: list[tuple[str, str]] = Field(
+        description="Measured latency links left out of the fit (they keep their measured figure)."
+    )
+    held_out: HeldOutError | None = Field(
+        default=None, description="The latency model's error on the held-out links."
+    )
+    held_out_vivaldi: HeldOutError | None = Field(
+        default=None, description="Plain Vivaldi distances' error on the held-out links."
+    )
+    seconds: float = Field(default=0.0, ge=0, description="Seconds the inference took.")
 
 
 class ResourceSample(BaseModel):
