@@ -38,10 +38,13 @@ class LinkProfile(BaseModel):
     # the bandwidth from its group pair's representative links.
     latency_source: Literal["measured", "inferred"] = "measured"
     bandwidth_source: Literal["measured", "inferred"] = "measured"
+    # Of `samples`, the task outputs the executor sent over this link (the rest: probes).
+    runtime_samples: int = Field(default=0, ge=0)
 
     @classmethod
-    def from_fit(cls, fit: QuadraticFit, fitted_at: float) -> LinkProfile:
+    def from_fit(cls, fit: QuadraticFit, fitted_at: float, runtime: int = 0) -> LinkProfile:
         return cls(
+            runtime_samples=runtime,
             p=fit.p,
             q=fit.q,
             r=fit.r,

@@ -91,6 +91,8 @@ class NetworkProfiler:
         self.max_body_bytes = max_body_bytes
         self.plan: NetworkPlan | None = None
         self.samples: dict[str, deque[tuple[int, float, float]]] = {}
+        # Per peer, the times of the samples that were real transfers (observe_transfer).
+        self._runtime: dict[str, set[float]] = {}
         self.fits: dict[str, LinkProfile] = {}
         self.rounds = 0
         self.failures = 0
@@ -299,14 +301,40 @@ class NetworkProfiler:
             raise web.HTTPUnprocessableEntity(text=f"{DIGEST_NAME} mismatch")
         return body.size
 
+    def observe_transfer(self, peer: str, size: int, seconds: float) -> None:
+        """A task output of `size` bytes took `seconds` to reach `peer`: one more sample of
+        that link, probed or not, and its fit redone at once.
+
+        Its time may include a wait behind earlier outputs on the same link (the executor
+        keeps a window of sends in flight); the per-size lower quartile of the fit keeps
+        the unqueued ones."""
+        if peer == self.node or peer not in self.cluster.node_names or not seconds > 0:
+            return
+        window = self.samples.get(peer)
+        if window is None:
+            window = self.samples[peer] = deque(maxlen=self.plan.window if self.plan else 60)
+        at = time.time()
+        window.append((size, seconds, at))
+        runtime = self._runtime.setdefault(peer, set())
+        runtime.add(at)
+        kept = {t for _, _, t in window}
+        runtime.intersection_update(kept)
+        self._refit_one(peer, at)
+
     # -- fits ------------------------------------------------------------------------------
 
     def refit(self) -> None:
         now = time.time()
-        for peer, window in self.samples.items():
-            fit = fit_quadratic((size, seconds) for size, seconds, _ in window)
-            if fit is not None:
-                self.fits[peer] = LinkProfile.from_fit(fit, now)
+        for peer in list(self.samples):
+            self._refit_one(peer, now)
+
+    def _refit_one(self, peer: str, now: float) -> None:
+        window = self.samples[peer]
+        fit = fit_quadratic((size, seconds) for size, seconds, _ in window)
+        if fit is not None:
+            runtime = self._runtime.get(peer, set())
+            count = sum(1 for _, _, t in window if t in runtime)
+            self.fits[peer] = LinkProfile.from_fit(fit, now, count)
 
     def snapshot(self, include_samples: bool = True) -> dict[str, Any]:
         plan = self.plan

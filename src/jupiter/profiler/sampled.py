@@ -223,34 +223,50 @@ def infer_links(
 
     links: dict[str, dict[str, LinkProfile]] = {}
     now = time.time()
+    # One template per group pair, copied with each link's latency: a million links are
+    # built in seconds (model_construct takes twice as long, validation ten times).
+    templates: dict[tuple[str, str], LinkProfile] = {}
+    for g in plan.groups:
+        for h in plan.groups:
+            model = pair_models.get((g, h))
+            templates[(g, h)] = LinkProfile.model_construct(
+                p=0.0,
+                q=model.q if model else 0.0,
+                r=model.r if model else 0.0,
+                samples=0,
+                sizes=model.sizes if model else [min(fit.sizes) for fit in _any_fit(measured)],
+                rel_rms=0.0,
+                fitted_at=now,
+                latency_source="inferred",
+                bandwidth_source="inferred",
+            )
     latency_inferred = bandwidth_inferred = 0
     for a in nodes:
         row: dict[str, LinkProfile] = {}
+        mine = measured.get(a, {})
+        group_a = group_of[a]
         for b in nodes:
             if a == b:
                 continue
-            fit = measured.get(a, {}).get(b)
+            fit = mine.get(b)
             if fit is not None and fit.resolved:
                 row[b] = fit
                 continue
-            model = pair_models.get((group_of[a], group_of[b]))
-            if fit is not None:
-                p, latency_source = latency[(a, b)], "measured"
-            else:
-                p, latency_source = predict(a, b), "inferred"
-                latency_inferred += 1
+            template = templates[(group_a, group_of[b])]
             bandwidth_inferred += 1
-            row[b] = LinkProfile.model_construct(
-                p=float(max(0.0, p)),
-                q=model.q if model else 0.0,
-                r=model.r if model else 0.0,
-                samples=fit.samples if fit is not None else 0,
-                sizes=model.sizes if model else list(fit.sizes if fit else [1]),
-                rel_rms=fit.rel_rms if fit is not None else 0.0,
-                fitted_at=fit.fitted_at if fit is not None else now,
-                latency_source=latency_source,
-                bandwidth_source="inferred",
-            )
+            if fit is None:
+                latency_inferred += 1
+                row[b] = template.model_copy(update={"p": predict(a, b)})
+            else:
+                row[b] = template.model_copy(
+                    update={
+                        "p": latency[(a, b)],
+                        "samples": fit.samples,
+                        "rel_rms": fit.rel_rms,
+                        "fitted_at": fit.fitted_at,
+                        "latency_source": "measured",
+                    }
+                )
         links[a] = row
     inference = NetworkInference(
         groups_by="region" if plan.groups_by == "region" else "coordinates",
@@ -272,6 +288,15 @@ def infer_links(
         seconds=time.perf_counter() - began,
     )
     return links, inference
+
+
+def _any_fit(measured: dict[str, dict[str, LinkProfile]]) -> list[LinkProfile]:
+    """One measured fit, if any (its smallest size stands in where no group pair model
+    exists: such a link's bandwidth stays unresolved)."""
+    for row in measured.values():
+        for fit in row.values():
+            return [fit]
+    return [LinkProfile(p=0.0, q=0.0, samples=0, sizes=[1])]
 
 
 def _bandwidth_models(
@@ -335,14 +360,17 @@ def _error_model(error: coordinates_module.HeldOutError | None) -> HeldOutError 
 
 
 def merge_refreshed(old: LinkProfile | None, new: LinkProfile) -> LinkProfile:
-    """An agent's newer fit of a link over the gathered one: a latency-only fit keeps the
-    inferred bandwidth (a later round probed one size: it says nothing about bytes)."""
+    """An agent's newer fit of a link over the gathered one: a fit of one size (a later
+    round's latency probes, or task outputs all of one size) refreshes the latency and
+    keeps the inferred bandwidth, since it says nothing about bytes; a fit that resolves
+    the bandwidth replaces it."""
     if old is None or new.resolved or old.bandwidth_source != "inferred" or not old.resolved:
         return new
     return old.model_copy(
         update={
             "p": max(0.0, new.p - old.q * min(new.sizes) - old.r * min(new.sizes) ** 2),
             "samples": new.samples,
+            "runtime_samples": new.runtime_samples,
             "fitted_at": new.fitted_at,
             "latency_source": "measured",
         }
