@@ -411,6 +411,7 @@ async def sampled_picture(console: Console, root: Path, n: int) -> None:
         f"{floor.q * MIB * 1e3:.2f} ms/MiB"
     )
     rows: dict[str, dict[str, list[float]]] = {}
+    unresolved = 0
     for a, row in profile.links.items():
         for b, fit in row.items():
             link = cluster.link(a, b)
@@ -421,7 +422,15 @@ async def sampled_picture(console: Console, root: Path, n: int) -> None:
             figures["lat"].append(error)
             if fit.latency_source == "inferred":
                 figures["lat_inferred"].append(error)
-            figures["bw"].append(fit.bandwidth / link.bandwidth - 1)
+            if fit.resolved:
+                figures["bw"].append(fit.bandwidth / link.bandwidth - 1)
+            else:
+                unresolved += 1
+    if unresolved:
+        console.print(
+            f"{unresolved} links without a bandwidth (their group pair's representatives "
+            "did not resolve one: the problem builder takes the link model's)"
+        )
     for kind in ("inter-region", "intra-region"):
         figures = rows[kind]
         against = "the link model" if kind == "inter-region" else "max(model, host floor)"
