@@ -149,3 +149,41 @@ def test_a_refreshed_latency_only_fit_keeps_the_inferred_bandwidth() -> None:
     resolved = LinkProfile(p=0.011, q=2e-7, samples=8, sizes=SIZES)
     assert merge_refreshed(inferred, resolved) is resolved
     assert merge_refreshed(None, later) is later
+
+
+def test_jupiter_profile_says_what_was_sampled() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from jupiter.cli.profile import print_profile
+    from jupiter.profiler.model import Profile
+
+    cluster, groups = cluster_and_groups(30)
+    nodes = cluster.node_names
+    latency = choose_latency_peers(nodes, groups, count=8, seed=0)
+    plan = SampledPlan(groups, "region", latency, choose_representatives(groups, 2, seed=1))
+    measured: dict[str, dict[str, LinkProfile]] = {}
+    for a, row in latency.items():
+        for b in row:
+            measured.setdefault(a, {})[b] = probe(cluster, a, b, SIZES[:1])
+    for a, b in plan.representative_links:
+        measured.setdefault(a, {})[b] = probe(cluster, a, b, SIZES)
+    held = hold_out(latency, plan.representative_links, 0.2, seed=0)
+    links, inference = infer_links(nodes, plan, measured, held, seed=0)
+    profile = Profile(
+        app="x",
+        tasks=[],
+        nodes=nodes,
+        emulated=True,
+        created_at=0.0,
+        links=links,
+        network_inference=inference,
+    )
+    out = StringIO()
+    print_profile(profile, Console(file=out, width=200))
+    text = out.getvalue()
+    assert f"links: {30 * 29} of {30 * 29} fitted" in text
+    assert f"sampled: {inference.measured_links} links probed" in text
+    assert "held-out error median" in text and "from 64 region pairs" in text
+    assert "not resolved" not in text
