@@ -4,9 +4,10 @@ Four regions of 6, 5, 3 and 2 nodes, each region pair with its own latency and b
 one pair asymmetric, under a time dilation of 3 (docs/emulation.md: the links three times
 slower on the host's clock, so that the host's own milliseconds weigh less). Each node
 probes 8 peers for latency (a landmark per region plus random neighbours) and 2 links per
-ordered region pair are probed for bandwidth; the rest is inferred (profiler/sampled.py). Checked: the coordinates predict the held-out links'
-latencies within the stated error, the inferred latencies and bandwidths are close to the
-link model, and every link says which of its figures were measured.
+ordered region pair are probed for bandwidth; the rest is inferred (profiler/sampled.py).
+Checked: the coordinates predict the held-out links' latencies within the stated error,
+the inferred latencies and bandwidths are close to the link model, and every link says
+which of its figures were measured.
 
 Stated error: median relative error on held-out links at most 15%, 90th percentile at most
 40%. Bandwidth per region pair within 25% of the link model where the largest probe spends
