@@ -52,13 +52,13 @@ def test_latency_peers_have_a_landmark_in_every_region_and_random_neighbours() -
     cluster, groups = cluster_and_groups(40)
     peers = choose_latency_peers(cluster.node_names, groups, count=10, seed=0)
     assert peers == choose_latency_peers(cluster.node_names, groups, count=10, seed=0)
-    # One landmark per region, probed by every node but itself.
-    landmarks = {b for b in cluster.node_names if sum(b in row for row in peers.values()) >= 39}
+    # Three landmarks per region; every node probes one of each region's.
+    landmarks = {b for b in cluster.node_names if sum(b in row for row in peers.values()) >= 6}
     for node, row in peers.items():
         assert node not in row and len(row) == len(set(row))
         assert {cluster.node(b).region for b in row} >= set(groups) - {cluster.node(node).region}
         assert 9 <= len(row) <= 10
-    assert len(landmarks) == 8
+    assert len(landmarks) == 24
     assert {cluster.node(b).region for b in landmarks} == set(groups)
 
 

@@ -44,6 +44,8 @@ DIMENSIONS = 3
 # Fewer fitted links than this from one node and none of its links is held out: its
 # coordinate would rest on too little.
 MIN_FITTED_PER_NODE = 4
+# Landmarks per group: each node probes one of them (choose_latency_peers).
+LANDMARKS_PER_GROUP = 3
 # Alternations of group cores and node heights (_core_predictor).
 CORRECTION_ROUNDS = 8
 
@@ -82,19 +84,34 @@ def region_groups(regions: dict[str, str]) -> dict[str, list[str]] | None:
 def choose_latency_peers(
     nodes: list[str], groups: dict[str, list[str]], count: int, seed: int
 ) -> dict[str, list[str]]:
-    """Per node: a landmark in every group (one random member each; with a single group,
-    four random nodes) and random neighbours, `count` peers in all (at least two random)."""
+    """Per node: a landmark in every group and random neighbours, `count` peers in all (at
+    least two random), in a random order.
+
+    Each group has LANDMARKS_PER_GROUP landmarks (random members; with a single group, four
+    random nodes) and each node probes one of them, at random: every node probes every
+    group, yet no landmark receives more than its share of a third of them. The order is
+    random too: were every node to start with the same landmark, that agent would queue
+    the probes arriving at once and each would read as latency (it did: tens of
+    milliseconds on 106 nodes)."""
     rng = random.Random(seed)
     if len(groups) > 1:
-        landmarks = [rng.choice(sorted(members)) for _, members in sorted(groups.items())]
+        landmark_sets = [
+            rng.sample(sorted(members), min(LANDMARKS_PER_GROUP, len(members)))
+            for _, members in sorted(groups.items())
+        ]
     else:
-        landmarks = rng.sample(sorted(nodes), min(4, len(nodes)))
+        landmark_sets = [[node] for node in rng.sample(sorted(nodes), min(4, len(nodes)))]
     chosen: dict[str, list[str]] = {}
     for node in nodes:
-        peers = [landmark for landmark in landmarks if landmark != node]
+        peers: list[str] = []
+        for landmarks in landmark_sets:
+            candidates = [landmark for landmark in landmarks if landmark != node]
+            if candidates:
+                peers.append(rng.choice(candidates))
         others = [peer for peer in nodes if peer != node and peer not in peers]
         extra = min(len(others), max(2, count - len(peers)))
         peers += rng.sample(others, extra)
+        rng.shuffle(peers)
         chosen[node] = peers
     return chosen
 
