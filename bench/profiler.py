@@ -12,6 +12,16 @@
 2. The first full network profile of 106 emulated nodes (11,130 links), from the home's
    request to the last agent's first fit (target: at most 30 s), and how far that first
    picture's latencies are from the link model.
+4. The sampled strategy's first full picture, latency and bandwidth (docs/profiling.md,
+   Sampled strategy), of 106 nodes (target: at most 30 s) and of 1,000 nodes (at most
+   120 s), from the home's first request to the inferred profile: inter-region latency and
+   bandwidth within 10% of the link model on at least 95% of links; intra-region links
+   judged against the host's floor (the transfer path with the emulator off, measured on a
+   few links after profiling): latency within 10% of the larger of the model and the floor,
+   bandwidth within 10% of the model. Before deploying, the free memory is checked against
+   what that many agents take (about 17 MiB each, measured at 106); short of it the bench
+   says why and skips. `--sampled 106,1000` chooses the sizes; `--sampled-only` runs this
+   part alone.
 3. The uneven cluster of tests/profiler/test_profiler_uneven_cluster.py (8 nodes, 4 regions,
    one asymmetric pair, speeds spanning 4x): fitted latency within [0.9x - 1 ms, 1.2x + 8 ms]
    of the model, bandwidth within 25% where the largest probe spends 40 ms or more on the
@@ -301,6 +311,134 @@ async def first_picture(console: Console, root: Path, n: int) -> None:
     )
 
 
+SAMPLED_TARGETS = {106: 30.0, 1000: 120.0}
+# Proportional set size of one idle agent, measured with 107 agents on this machine, and a
+# margin for what profiling adds (buffers, the home's own share).
+AGENT_MIB = 17
+MEMORY_MARGIN = 1.5
+FLOOR_LINKS = 12
+
+
+def memory_shortfall(n: int) -> str | None:
+    """Why n agents cannot be deployed here now, or None if they fit in free memory."""
+    import psutil
+
+    need = n * AGENT_MIB * MEMORY_MARGIN * MIB
+    available = psutil.virtual_memory().available
+    if available < need:
+        return (
+            f"{n} agents need about {need / 2**30:.1f} GiB ({AGENT_MIB} MiB each, x"
+            f"{MEMORY_MARGIN}), {available / 2**30:.1f} GiB is available"
+        )
+    return None
+
+
+def within(values: list[float], rel: float = TARGET_REL) -> str:
+    if not values:
+        return "no links"
+    ok = sum(1 for v in values if abs(v) <= rel)
+    return f"{ok}/{len(values)} ({ok / len(values):.1%}) within {rel:.0%}; {spread(values)}"
+
+
+async def sampled_picture(console: Console, root: Path, n: int) -> None:
+    console.rule(f"4. sampled strategy, first full picture: {n} nodes, {n * (n - 1)} links")
+    shortfall = memory_shortfall(n)
+    if shortfall is not None:
+        console.print(f"skipped: {shortfall}")
+        return
+    app = tiny_app(root / f"app-sampled-{n}")
+    cluster = Cluster.default(n)
+    settings = ProfileSettings(execution=False, strategy="sampled", interval=0)
+    deploy_began = time.perf_counter()
+    async with local_agents(app, cluster) as agents:
+        deployed = time.perf_counter() - deploy_began
+        began = time.perf_counter()
+        profile = await gather_profile(
+            agents.session, agents.urls, app, cluster, agents.auth, settings
+        )
+        ready = time.perf_counter() - began
+        # The host's floor: the transfer path with the emulator off, on a few links.
+        assert profile.network_inference is not None
+        peers = profile.network_inference.latency_peers
+        floor_samples: list[tuple[int, float]] = []
+        for a in cluster.node_names[:FLOOR_LINKS]:
+            # A peer the agent probes: measuring asks for one.
+            b = peers[a][-1]
+            body = {"peer": b, "sizes": [4 * KIB, 1 * MIB], "repeats": 2, "emulate": False}
+            floor_samples += [
+                (int(size), seconds)
+                for size, seconds in (await post(agents, a, "/profiler/network/measure", body))[
+                    "samples"
+                ]
+            ]
+    undeployed = time.perf_counter()
+    floor = fit_quadratic(floor_samples)
+    inference = profile.network_inference
+    assert inference is not None and floor is not None
+    network = profile.settings["network"]
+    target = SAMPLED_TARGETS.get(n)
+    console.print(
+        f"agents started and registered in {deployed:.1f} s (stopped in "
+        f"{time.perf_counter() - undeployed:.1f} s)"
+    )
+    latency, bandwidth = network["latency_phase"], network["bandwidth_phase"]
+    console.print(
+        f"first full picture ready in {ready:.1f} s"
+        + (f" (target <= {target:g} s)" if target else "")
+        + f": latency phase {latency['links']} links x{latency['first_repeats']} "
+        f"({latency['first_round_seconds']:.1f} s), bandwidth phase {bandwidth['links']} "
+        f"representative links, sizes "
+        f"{', '.join(f'{s // KIB}K' for s in bandwidth['first_sizes'])} "
+        f"x{bandwidth['first_repeats']} ({bandwidth['first_round_seconds']:.1f} s); "
+        f"inference {inference.seconds:.1f} s"
+    )
+    probed = inference.measured_links
+    console.print(
+        f"probed {probed} of {n * (n - 1)} links ({probed / (n * (n - 1)):.1%}); latency "
+        f"inferred on {inference.latency_inferred}, bandwidth on {inference.bandwidth_inferred}"
+    )
+    for label, error in (
+        (inference.latency_model, inference.held_out),
+        ("plain Vivaldi distance", inference.held_out_vivaldi),
+    ):
+        if error is not None:
+            console.print(
+                f"held-out latency error ({label}): median {error.median:.1%}, p90 "
+                f"{error.p90:.1%}, worst {error.worst:.1%} on {error.links} links"
+            )
+    console.print(
+        f"host floor (emulator off, {len(floor_samples)} transfers): {floor.p * 1e3:.2f} ms + "
+        f"{floor.q * MIB * 1e3:.2f} ms/MiB"
+    )
+    rows: dict[str, dict[str, list[float]]] = {}
+    unresolved = 0
+    for a, row in profile.links.items():
+        for b, fit in row.items():
+            link = cluster.link(a, b)
+            kind = link_class(link)
+            figures = rows.setdefault(kind, {"lat": [], "lat_inferred": [], "bw": []})
+            expected = link.latency if kind == "inter-region" else max(link.latency, floor.p)
+            error = fit.p / expected - 1
+            figures["lat"].append(error)
+            if fit.latency_source == "inferred":
+                figures["lat_inferred"].append(error)
+            if fit.resolved:
+                figures["bw"].append(fit.bandwidth / link.bandwidth - 1)
+            else:
+                unresolved += 1
+    if unresolved:
+        console.print(
+            f"{unresolved} links without a bandwidth (their group pair's representatives "
+            "did not resolve one: the problem builder takes the link model's)"
+        )
+    for kind in ("inter-region", "intra-region"):
+        figures = rows[kind]
+        against = "the link model" if kind == "inter-region" else "max(model, host floor)"
+        console.print(f"{kind} latency vs {against}: {within(figures['lat'])}")
+        console.print(f"  of which inferred: {within(figures['lat_inferred'])}")
+        console.print(f"{kind} bandwidth vs the link model: {within(figures['bw'])}")
+
+
 UNEVEN_SIZES = [4 * KIB, 32 * KIB, 256 * KIB, 1024 * KIB]
 UNEVEN_UNPROBED = 128 * KIB
 UNEVEN_PAIRS = [("a1", "d1"), ("b1", "c2"), ("c1", "c2")]
@@ -406,16 +544,25 @@ def main() -> None:
     parser.add_argument("--skip-uneven", action="store_true")
     parser.add_argument("--uneven-only", action="store_true", help="part 3 alone")
     parser.add_argument("--details", action="store_true", help="print the worst predictions")
+    parser.add_argument(
+        "--sampled", default="106,1000", help="node counts for the sampled strategy's picture"
+    )
+    parser.add_argument("--skip-sampled", action="store_true")
+    parser.add_argument("--sampled-only", action="store_true", help="part 4 alone")
     args = parser.parse_args()
     console = Console(width=120)
     with tempfile.TemporaryDirectory(prefix="jupiter-bench-") as tmp:
         root = Path(tmp)
-        if not (args.skip_accuracy or args.uneven_only):
+        alone = args.uneven_only or args.sampled_only
+        if not (args.skip_accuracy or alone):
             asyncio.run(accuracy(console, root, args.details))
-        if not (args.skip_first_picture or args.uneven_only):
+        if not (args.skip_first_picture or alone):
             asyncio.run(first_picture(console, root, args.nodes))
-        if not args.skip_uneven:
+        if not (args.skip_uneven or args.sampled_only):
             asyncio.run(uneven(console, root))
+        if not (args.skip_sampled or args.uneven_only):
+            for n in (int(part) for part in args.sampled.split(",") if part):
+                asyncio.run(sampled_picture(console, root, n))
 
 
 if __name__ == "__main__":

@@ -161,7 +161,13 @@ def test_settings_no_flag_carries_reach_the_run_options() -> None:
                 "backpressure": {"queue": 8, "bytes": 1024},
                 "lazy": {"drift_threshold": 2.0},
             },
-            "profiler": {"sizes": [1000], "window": 5, "execution_parallel": 2},
+            "profiler": {
+                "sizes": [1000],
+                "window": 5,
+                "execution_parallel": 2,
+                "strategy": "sampled",
+                "latency_peers": 12,
+            },
         }
     )
     base = RunOptions(app=EXAMPLE, cluster=Cluster.default(2), backend=None)  # type: ignore[arg-type]
@@ -174,6 +180,9 @@ def test_settings_no_flag_carries_reach_the_run_options() -> None:
     assert options.profile_settings.sizes == [1000]
     assert options.profile_settings.window == 5
     assert options.profile_settings.execution_parallel == 2
+    assert options.profile_settings.strategy == "sampled"
+    assert options.profile_settings.sampled(4)
+    assert options.profile_settings.latency_peers == 12
     assert options.profile_settings.timeout == 42.0  # --profile-timeout's, kept
 
 
@@ -216,6 +225,10 @@ def _fifo(path: Path) -> None:
             "mapper.parameters.max_tasks_per_node: input should be a valid integer",
         ),
         ("controller: {mode: eager}\n", "jupiter.yaml: controller.mode: input should be 'none',"),
+        (
+            "profiler: {strategy: guess}\n",
+            "jupiter.yaml: profiler.strategy: input should be 'auto',",
+        ),
         ("execution_model: mapped\n", "execution_model: execution model 'mapped' is not"),
     ],
 )

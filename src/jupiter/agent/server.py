@@ -153,6 +153,8 @@ async def _serve(config: AgentConfig, token: str, stop: asyncio.Event) -> None:
             config.max_body_bytes,
             host_path,
         )
+        # Every output this node sends refines the fit of the link it took.
+        executor.on_transfer = profiler.network.observe_transfer
 
         # The distributed WAVE decides from this node's own link fits.
         wave = WaveRole(

@@ -34,6 +34,13 @@ class NetworkPlan(Body):
     # The first round probes every link with each of these sizes `first_repeats` times.
     first_sizes: list[ProbeSize] = Field(min_length=1, max_length=64)
     first_repeats: int = Field(default=1, ge=1, le=1000)
+    # Peers probed for their latency alone: only with the smallest of `first_sizes` in the
+    # first round and the smallest of `sizes` later (the sampled strategy: their bandwidth
+    # is inferred from representative links, profiler/sampled.py).
+    latency_only: list[Name] = Field(default_factory=list, max_length=100_000)
+    # Peers the first round leaves out (an earlier plan measured them); later rounds probe
+    # them as usual.
+    first_skip: list[Name] = Field(default_factory=list, max_length=100_000)
     # Later rounds, `interval` seconds apart (0: none), probe every link once, each link
     # with the next of `sizes` in turn, so the window holds every size after a few rounds
     # and a round costs one probe per link.

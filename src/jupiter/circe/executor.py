@@ -110,6 +110,9 @@ class Executor:
         self.metrics.watch(self.state)
         self.task_logs = TaskLogStore(node)
         self._clock = clock
+        # Told (destination node, bytes, seconds) after every output sent to another node:
+        # the agent gives its network profiler, whose link fits learn from real transfers.
+        self.on_transfer: Callable[[str, int, float], None] | None = None
         self._host_path = host_path
         # This node's NIC: its egress paces every link out of here, its ingress what comes in.
         self._nic = nic
@@ -345,8 +348,16 @@ class Executor:
             outcome = SendFailed(destination, input_id, producer, message, self._clock())
         else:
             outcome = SendSucceeded(destination, input_id, producer, self._clock())
+            seconds = time.perf_counter() - began
             self.metrics.bytes_sent.labels(destination).inc(size)
-            self.metrics.transfer_seconds.labels(destination).observe(time.perf_counter() - began)
+            self.metrics.transfer_seconds.labels(destination).observe(seconds)
+            if self.on_transfer is not None and destination != HOME:
+                try:
+                    self.on_transfer(destination, size, seconds)
+                except Exception:
+                    # The send succeeded; a profiler that failed to learn from it must not
+                    # turn it into a failure.
+                    log.exception("could not record the transfer to %s", destination, extra=where)
         if isinstance(outcome, SendFailed):
             self.metrics.send_failures.labels(destination).inc()
         self._apply(outcome)

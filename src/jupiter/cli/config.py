@@ -98,6 +98,13 @@ class ProfilerSection(_Section):
     execution_repeats: int = Field(default=_DEFAULT_PROFILE.execution_repeats, ge=1)
     execution_budget: float = Field(default=_DEFAULT_PROFILE.execution_budget, gt=0)
     execution_parallel: int | None = Field(default=None, ge=1)
+    # full | sampled | auto (sampled above sampled_above nodes): docs/profiling.md.
+    strategy: Literal["auto", "full", "sampled"] = "auto"
+    sampled_above: int = Field(default=_DEFAULT_PROFILE.sampled_above, ge=1)
+    latency_peers: int = Field(default=_DEFAULT_PROFILE.latency_peers, ge=1)
+    representatives: int = Field(default=_DEFAULT_PROFILE.representatives, ge=1)
+    held_out: float = Field(default=_DEFAULT_PROFILE.held_out, ge=0, lt=1)
+    seed: int = _DEFAULT_PROFILE.seed
 
     @field_validator("sizes", "first_sizes")
     @classmethod

@@ -99,6 +99,21 @@ def print_profile(profile: Profile, console: Console) -> None:
                 f"bandwidth {min(rates):.1f}..{max(rates):.1f} MB/s "
                 f"(median {statistics.median(rates):.1f}) on {len(rates)} links"
             )
+        inference = profile.network_inference
+        if inference is not None:
+            held = inference.held_out
+            console.print(
+                f"sampled: {inference.measured_links} links probed, latency inferred on "
+                f"{inference.latency_inferred} ({inference.latency_model}"
+                + (
+                    f"; held-out error median {held.median:.1%}, p90 {held.p90:.1%} on "
+                    f"{held.links} links"
+                    if held is not None
+                    else ""
+                )
+                + f"), bandwidth on {inference.bandwidth_inferred} from "
+                f"{len(inference.representatives)} {inference.groups_by} pairs"
+            )
         if len(rates) < len(fits):
             console.print(
                 f"bandwidth not resolved yet on {len(fits) - len(rates)} links (one probe "

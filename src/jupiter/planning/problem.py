@@ -152,6 +152,7 @@ def _overlay_profile(
                 if unresolved
                 else ""
             )
+            + _inferred_links(profile)
         )
     if rescale != 1.0:
         sources["profile_dilation"] = (
@@ -185,3 +186,23 @@ def _known_node(cluster: Cluster, node: str, field_name: str) -> str:
             f"{', '.join(cluster.node_names[:8])}{' ...' if len(cluster.node_names) > 8 else ''}",
         )
     return node
+
+
+def _inferred_links(profile: Profile) -> str:
+    """How the sampled network strategy filled the links it did not probe, in a clause."""
+    inference = profile.network_inference
+    if inference is None:
+        return ""
+    held = inference.held_out
+    error = (
+        f", held-out error median {held.median:.1%}, p90 {held.p90:.1%} on {held.links} links"
+        if held is not None
+        else ""
+    )
+    pairs = sum(len(links) for links in inference.representatives.values())
+    return (
+        f"; sampled: {inference.measured_links} links measured, latency inferred on "
+        f"{inference.latency_inferred} ({inference.latency_model}{error}), bandwidth on "
+        f"{inference.bandwidth_inferred} from {pairs} representative links of "
+        f"{len(inference.representatives)} {inference.groups_by} pairs"
+    )

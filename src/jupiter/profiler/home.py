@@ -46,7 +46,15 @@ from jupiter.background import background
 from jupiter.cluster.spec import Cluster
 from jupiter.errors import RunError
 from jupiter.profiler.execution import DEFAULT_BUDGET_S, DEFAULT_REPEATS, SAMPLE_INPUT_ID
-from jupiter.profiler.model import LinkProfile, Profile, ResourceSample
+from jupiter.profiler.model import LinkProfile, NetworkInference, Profile, ResourceSample
+from jupiter.profiler.sampled import (
+    SampledPlan,
+    coordinate_groups,
+    hold_out,
+    infer_links,
+    plan_sampled,
+    region_groups,
+)
 from jupiter.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -104,6 +112,25 @@ class ProfileSettings:
     execution_parallel: int | None = None
     # Seconds profiling may take in all (None: default_profile_timeout).
     timeout: float | None = None
+    # "full": every link probed; "sampled": a few links probed, the rest inferred
+    # (profiler/sampled.py); "auto": sampled above `sampled_above` nodes.
+    strategy: str = "auto"
+    sampled_above: int = 24
+    # The sampled strategy: peers each node probes for latency (landmarks included), links
+    # probed for bandwidth per ordered group pair, the fraction of latency links held out
+    # of the fit to measure its error, and the seed of every random choice.
+    latency_peers: int = 8
+    representatives: int = 2
+    held_out: float = 0.2
+    seed: int = 0
+
+    def sampled(self, nodes: int) -> bool:
+        """Whether a cluster of `nodes` is profiled with the sampled strategy."""
+        if self.strategy not in ("auto", "full", "sampled"):
+            raise ValueError(f"profiler strategy is auto, full or sampled, got {self.strategy!r}")
+        return self.strategy == "sampled" or (
+            self.strategy == "auto" and nodes > self.sampled_above
+        )
 
     @property
     def probe_sizes(self) -> list[int]:
@@ -207,12 +234,18 @@ async def gather_profile(
 
     links: dict[str, dict[str, LinkProfile]] = {}
     plan_used: dict[str, Any] = {}
+    inference: NetworkInference | None = None
     compute: dict[str, dict[str, float]] = {}
     output_bytes: dict[str, int] = {}
     async with _deadline(limit, watch) as remaining:
         if settings.network and len(nodes) > 1:
             started = time.perf_counter()
-            links, plan_used = await _network(agents, nodes, settings, watch, remaining())
+            if settings.sampled(len(nodes)):
+                links, plan_used, inference = await sampled_network(
+                    agents, cluster, settings, watch, remaining()
+                )
+            else:
+                links, plan_used = await _network(agents, nodes, settings, watch, remaining())
             timings["network"] = time.perf_counter() - started
 
         if settings.execution:
@@ -254,6 +287,7 @@ async def gather_profile(
             if settings.execution
             else {},
         },
+        network_inference=inference,
     )
 
 
@@ -293,6 +327,156 @@ async def _network(
     # Probes that did not arrive: their links may lack a fit (the problem builder says so).
     used["failed_probes"] = sum(answer.failures for answer in answers)
     return links, used
+
+
+async def sampled_network(
+    agents: AgentCalls,
+    cluster: Cluster,
+    settings: ProfileSettings,
+    watch: _Watch,
+    wait: float,
+) -> tuple[dict[str, dict[str, LinkProfile]], dict[str, Any], NetworkInference]:
+    """The sampled strategy (profiler/sampled.py), in two phases: every node probes its
+    latency peers with the smallest size; then the representative links are probed with
+    every size. Apart, because a large probe queued at a node's NIC would delay a small one
+    crossing it and read as latency. Groups are the regions; a cluster in one region is
+    grouped by the coordinates of the first phase."""
+    nodes = cluster.node_names
+    seed = settings.seed
+    regions = region_groups({node.name: node.region for node in cluster.nodes})
+    latency_plan = plan_sampled(
+        nodes, regions or {"all": nodes}, "region", settings.latency_peers, 0, seed
+    )
+    fits, latency_used = await _sampled_round(
+        agents, nodes, latency_plan, settings, watch, wait, bandwidth=False
+    )
+    if regions is None:
+        groups, groups_by = coordinate_groups(nodes, fits, seed), "coordinates"
+    else:
+        groups, groups_by = regions, "region"
+    representatives = plan_sampled(
+        nodes, groups, groups_by, settings.latency_peers, settings.representatives, seed
+    ).representatives
+    plan = SampledPlan(groups, groups_by, latency_plan.latency_peers, representatives)
+    more, bandwidth_used = await _sampled_round(
+        agents, nodes, plan, settings, watch, wait, bandwidth=True
+    )
+    for node, row in more.items():
+        fits.setdefault(node, {}).update(row)
+    held = hold_out(plan.latency_peers, plan.representative_links, settings.held_out, seed)
+    links, inference = infer_links(nodes, plan, fits, held, seed)
+    used: dict[str, Any] = {
+        "strategy": "sampled",
+        "sizes": settings.probe_sizes,
+        "interval": settings.interval,
+        "latency_phase": latency_used,
+        "bandwidth_phase": bandwidth_used,
+        "failed_probes": latency_used.pop("failed_probes") + bandwidth_used.pop("failed_probes"),
+    }
+    return links, used, inference
+
+
+async def _sampled_round(
+    agents: AgentCalls,
+    nodes: list[str],
+    plan: SampledPlan,
+    settings: ProfileSettings,
+    watch: _Watch,
+    wait: float,
+    bandwidth: bool,
+) -> tuple[dict[str, dict[str, LinkProfile]], dict[str, Any]]:
+    """Start the agents on one phase of `plan` and gather the fits of its first round.
+
+    The latency phase goes to every node: its latency peers, the smallest size. The
+    bandwidth phase goes to the nodes with representative links: their first round probes
+    those with the sizes the budgets allow; the plan keeps the latency peers (left out of
+    its first round) so that later rounds go on probing them."""
+    n = len(nodes)
+    sizes = settings.probe_sizes
+    probes: dict[str, tuple[list[str], list[str]]] = {}
+    for node in nodes:
+        peers, only = plan.probes(node)
+        if bandwidth and len(peers) > len(only):
+            probes[node] = (peers, only)
+        elif not bandwidth:
+            probes[node] = (plan.latency_peers[node], plan.latency_peers[node])
+    measured = sum(len(peers) - (len(only) if bandwidth else 0) for peers, only in probes.values())
+    if bandwidth:
+        first_sizes, repeats = settings.first_round(max(1, measured))
+    else:
+        first_sizes, repeats = sizes[:1], 1
+    # More of each when both budgets allow: the lowest of a few probes is what the link
+    # costs, the rest what else this machine was doing at that moment.
+    for more in (3, 2) if not bandwidth else (2,):
+        if (
+            measured * len(first_sizes) * more <= settings.first_round_probes
+            and measured * sum(first_sizes) * more <= settings.first_round_bytes
+        ):
+            repeats = max(repeats, more)
+            break
+    spacing = len(probes) / settings.probe_rate if settings.probe_rate else 0.0
+    byte_spacing = len(probes) / settings.byte_rate if settings.byte_rate else 0.0
+    plans: dict[str, NetworkPlan] = {}
+    for index, node in enumerate(probes):
+        peers, only = probes[node]
+        plans[node] = NetworkPlan(
+            peers=[(peer, agents.urls[peer]) for peer in peers],
+            latency_only=only,
+            first_skip=only if bandwidth else [],
+            first_sizes=first_sizes,
+            first_repeats=repeats,
+            sizes=sizes,
+            interval=settings.interval,
+            phase=settings.interval * index / n,
+            refit_interval=settings.refit_interval,
+            window=settings.window,
+            concurrency=max(1, min(settings.per_node_concurrency, settings.in_flight // n)),
+            spacing=spacing,
+            byte_spacing=byte_spacing,
+            offset=(spacing + max(first_sizes) * byte_spacing) * index / len(probes),
+            max_link_share=settings.max_link_share,
+            burst_seconds=(
+                settings.max_link_share * max(settings.interval, 60.0)
+                if settings.burst_seconds is None
+                else settings.burst_seconds
+            ),
+        )
+    await asyncio.gather(
+        *(agents.profiling(node, agents.network_start(node, plan)) for node, plan in plans.items())
+    )
+    watch.start("profile network" + (" bandwidth" if bandwidth else ""), len(plans))
+    watch.busy = {node: "first round of network probes" for node in plans}
+
+    async def first_round(node: str) -> NetworkAnswer:
+        answer = await agents.profiling(
+            node, agents.network(node, samples=False, wait_first=wait, timeout=wait + 30)
+        )
+        del watch.busy[node]
+        watch.finished(node, 1)
+        return answer
+
+    answers = dict(
+        zip(plans, await asyncio.gather(*(first_round(node) for node in plans)), strict=True)
+    )
+    fits = {
+        node: {
+            peer: LinkProfile.model_validate(fit)
+            for peer, fit in answer.fits.items()
+            if peer in probes[node][0] and (not bandwidth or peer not in probes[node][1])
+        }
+        for node, answer in answers.items()
+    }
+    used: dict[str, Any] = {
+        "first_sizes": first_sizes,
+        "first_repeats": repeats,
+        "links": measured,
+        "nodes": len(plans),
+        "first_round_seconds": max(
+            (answer.first_round_seconds or 0.0 for answer in answers.values()), default=0.0
+        ),
+        "failed_probes": sum(answer.failures for answer in answers.values()),
+    }
+    return fits, used
 
 
 async def _execution(

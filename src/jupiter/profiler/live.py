@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from jupiter.api.client import AgentClient, CallFailed
 from jupiter.api.reading import first_error
 from jupiter.profiler.model import LinkProfile, Profile, ResourceSample
+from jupiter.profiler.sampled import merge_refreshed
 
 # Longest the home waits for one agent's answer when refreshing.
 REFRESH_TIMEOUT_S = 10.0
@@ -64,8 +65,13 @@ async def refreshed_profile(
         read.append(node)
         rounds[node] = node_rounds
         if fits:
-            # A link the agent has no fit for yet keeps its gathered one.
-            links[node] = {**links.get(node, {}), **fits}
+            # A link the agent has no fit for yet keeps its gathered one; an inferred
+            # bandwidth stays until the agent's probes resolve one.
+            row = links.get(node, {})
+            links[node] = {
+                **row,
+                **{peer: merge_refreshed(row.get(peer), fit) for peer, fit in fits.items()},
+            }
         resources[node] = sample
     refresh = {
         "at": time.time(),

@@ -33,10 +33,18 @@ class LinkProfile(BaseModel):
     sizes: list[int]
     rel_rms: float = 0.0
     fitted_at: float = 0.0
+    # Where the figures came from: probes of this link ("measured"), or the sampled
+    # strategy's inference (profiler/sampled.py): the latency from network coordinates,
+    # the bandwidth from its group pair's representative links.
+    latency_source: Literal["measured", "inferred"] = "measured"
+    bandwidth_source: Literal["measured", "inferred"] = "measured"
+    # Of `samples`, the task outputs the executor sent over this link (the rest: probes).
+    runtime_samples: int = Field(default=0, ge=0)
 
     @classmethod
-    def from_fit(cls, fit: QuadraticFit, fitted_at: float) -> LinkProfile:
+    def from_fit(cls, fit: QuadraticFit, fitted_at: float, runtime: int = 0) -> LinkProfile:
         return cls(
+            runtime_samples=runtime,
             p=fit.p,
             q=fit.q,
             r=fit.r,
@@ -63,6 +71,64 @@ class LinkProfile(BaseModel):
 
     def model(self) -> LinkModel:
         return LinkModel(self.p, self.q, self.r)
+
+
+class HeldOutError(BaseModel):
+    """Relative error |predicted - measured| / measured of latencies on measured links that
+    were held out of the fit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    links: int = Field(ge=0, description="Held-out links the error is taken over.")
+    median: float = Field(ge=0, description="Median relative error.")
+    p90: float = Field(ge=0, description="90th percentile of the relative error.")
+    worst: float = Field(ge=0, description="Largest relative error.")
+
+
+class NetworkInference(BaseModel):
+    """How the sampled network strategy measured a few links and inferred the rest
+    (docs/profiling.md, Sampled strategy)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Literal["sampled"] = Field(default="sampled", description="Always 'sampled'.")
+    groups_by: Literal["region", "coordinates"] = Field(
+        description="'region': the cluster's regions; 'coordinates': k-means on the network "
+        "coordinates (a cluster in one region)."
+    )
+    groups: dict[str, list[str]] = Field(description="Group -> its nodes.")
+    latency_peers: dict[str, list[str]] = Field(
+        description="Node -> the peers it probed for latency: a landmark per group plus "
+        "random neighbours."
+    )
+    dimensions: int = Field(description="Dimensions of the Vivaldi coordinates (plus a height).")
+    coordinates: dict[str, list[float]] = Field(
+        description="Node -> [x_1 .. x_d, height], seconds."
+    )
+    latency_model: str = Field(
+        description="How an unprobed link's latency is predicted: 'coordinates' (the Vivaldi "
+        "distance) or 'group core + heights' (its ordered group pair's core latency plus a "
+        "height per end, fitted by medians)."
+    )
+    representatives: dict[str, list[tuple[str, str]]] = Field(
+        description="Ordered group pair 'G->H' -> the links probed with every size, whose "
+        "per-byte terms every link of the pair takes."
+    )
+    measured_links: int = Field(ge=0, description="Links probed (latency, bandwidth or both).")
+    latency_inferred: int = Field(ge=0, description="Links whose latency was predicted.")
+    bandwidth_inferred: int = Field(
+        ge=0, description="Links whose bandwidth is their group pair's."
+    )
+    held_out_links: list[tuple[str, str]] = Field(
+        description="Measured latency links left out of the fit (they keep their measured figure)."
+    )
+    held_out: HeldOutError | None = Field(
+        default=None, description="The latency model's error on the held-out links."
+    )
+    held_out_vivaldi: HeldOutError | None = Field(
+        default=None, description="Plain Vivaldi distances' error on the held-out links."
+    )
+    seconds: float = Field(default=0.0, ge=0, description="Seconds the inference took.")
 
 
 class ResourceSample(BaseModel):
@@ -103,6 +169,8 @@ class Profile(BaseModel):
     # Wall seconds each profiler took, and how the figures were taken (sizes, repeats...).
     timings: dict[str, float] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
+    # The sampled network strategy's account; None when every link was probed.
+    network_inference: NetworkInference | None = None
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

@@ -91,6 +91,8 @@ class NetworkProfiler:
         self.max_body_bytes = max_body_bytes
         self.plan: NetworkPlan | None = None
         self.samples: dict[str, deque[tuple[int, float, float]]] = {}
+        # Per peer, the times of the samples that were real transfers (observe_transfer).
+        self._runtime: dict[str, set[float]] = {}
         self.fits: dict[str, LinkProfile] = {}
         self.rounds = 0
         self.failures = 0
@@ -108,6 +110,9 @@ class NetworkProfiler:
         """Begin probing under `plan`; a second plan replaces the first (samples are kept)."""
         known = set(self.cluster.node_names)
         unknown = [peer for peer, _ in plan.peers if peer not in known or peer == self.node]
+        unknown += [
+            peer for peer in (*plan.latency_only, *plan.first_skip) if peer not in dict(plan.peers)
+        ]
         if unknown:
             raise ValueError(f"peers not in the cluster (or this node): {unknown}")
         largest = max([*plan.sizes, *plan.first_sizes])
@@ -141,11 +146,15 @@ class NetworkProfiler:
         # Size by size over all peers: consecutive probes of one link are a whole pass
         # apart, which is when its budget has refilled. Largest first: a link's first probe
         # may also pay for opening its connection, which matters least on the longest one.
+        latency_only = set(plan.latency_only)
+        skip = set(plan.first_skip)
+        smallest = min(plan.first_sizes)
         first = [
             (peer, size)
             for size in sorted(plan.first_sizes, reverse=True)
             for _ in range(plan.first_repeats)
             for peer, _ in plan.peers
+            if (size == smallest or peer not in latency_only) and peer not in skip
         ]
         await self._round(plan, first, plan.offset)
         self.first_round_seconds = time.monotonic() - began
@@ -158,7 +167,10 @@ class NetworkProfiler:
             # Rounds run on a fixed grid; one that overran makes the next start at once.
             await asyncio.sleep(max(0.0, began + plan.phase + k * plan.interval - time.monotonic()))
             # Neighbouring links probe different sizes, which spreads a round's bytes.
-            later = [(peer, sizes[(k + i) % len(sizes)]) for i, (peer, _) in enumerate(plan.peers)]
+            later = [
+                (peer, sizes[0] if peer in latency_only else sizes[(k + i) % len(sizes)])
+                for i, (peer, _) in enumerate(plan.peers)
+            ]
             await self._round(plan, later, 0.0)
 
     async def _refit_loop(self, plan: NetworkPlan) -> None:
@@ -289,14 +301,40 @@ class NetworkProfiler:
             raise web.HTTPUnprocessableEntity(text=f"{DIGEST_NAME} mismatch")
         return body.size
 
+    def observe_transfer(self, peer: str, size: int, seconds: float) -> None:
+        """A task output of `size` bytes took `seconds` to reach `peer`: one more sample of
+        that link, probed or not, and its fit redone at once.
+
+        Its time may include a wait behind earlier outputs on the same link (the executor
+        keeps a window of sends in flight); the per-size lower quartile of the fit keeps
+        the unqueued ones."""
+        if peer == self.node or peer not in self.cluster.node_names or not seconds > 0:
+            return
+        window = self.samples.get(peer)
+        if window is None:
+            window = self.samples[peer] = deque(maxlen=self.plan.window if self.plan else 60)
+        at = time.time()
+        window.append((size, seconds, at))
+        runtime = self._runtime.setdefault(peer, set())
+        runtime.add(at)
+        kept = {t for _, _, t in window}
+        runtime.intersection_update(kept)
+        self._refit_one(peer, at)
+
     # -- fits ------------------------------------------------------------------------------
 
     def refit(self) -> None:
         now = time.time()
-        for peer, window in self.samples.items():
-            fit = fit_quadratic((size, seconds) for size, seconds, _ in window)
-            if fit is not None:
-                self.fits[peer] = LinkProfile.from_fit(fit, now)
+        for peer in list(self.samples):
+            self._refit_one(peer, now)
+
+    def _refit_one(self, peer: str, now: float) -> None:
+        window = self.samples[peer]
+        fit = fit_quadratic((size, seconds) for size, seconds, _ in window)
+        if fit is not None:
+            runtime = self._runtime.get(peer, set())
+            count = sum(1 for _, _, t in window if t in runtime)
+            self.fits[peer] = LinkProfile.from_fit(fit, now, count)
 
     def snapshot(self, include_samples: bool = True) -> dict[str, Any]:
         plan = self.plan
