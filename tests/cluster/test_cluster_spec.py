@@ -215,7 +215,7 @@ BAD_FILES = [
     (
         "nodes:\n  - {name: a, region: sfo, sped: 2}\n",
         "cluster.yaml: nodes[0].sped: unknown field "
-        "(allowed: name, region, speed, host, address, nic_mbps)",
+        "(allowed: name, region, speed, host, address, nic_mbps, class)",
     ),
     (
         "nodes:\n  - {name: a, region: sfo}\nemulation: false\n",

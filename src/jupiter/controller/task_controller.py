@@ -2,9 +2,11 @@
 active modes), through the same epochs as recovery (controller/recovery.py `adopt`).
 
 What it learns: every task record the agents send home (with their heartbeats, as inputs
-finish) tells how fast its node runs now against how it ran at first (`NodeFactors`): a
-node slowed five times gets a factor of five. The refreshed problem is the original with
-each node's compute scaled by its factor.
+finish) refines that task's figure on that node (`RuntimeFigures`, profiler/refine.py: an
+EWMA from the profiled figure, which then counts as `learned`), and tells how fast its node
+runs now against how it ran at first (`NodeFactors`): a node slowed five times gets a
+factor of five. The refreshed problem takes each learned figure as it is, and scales every
+other figure of a node by the node's factor (a task that never ran there since).
 
 - lazy: when the mean makespan of the last `window` inputs exceeds `drift_threshold` times
   the baseline (the mapping's own first `window` inputs, or the prediction if that is
@@ -32,6 +34,8 @@ from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.registry import Mapper
 from jupiter.mapper.simulate import simulate
 from jupiter.planning.settings import ControllerSettings
+from jupiter.profiler.classes import LEARNED
+from jupiter.profiler.refine import RuntimeFigures, ewma
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +70,7 @@ class NodeFactors:
             if not isinstance(start, float) or not isinstance(finish, float) or plan <= 0:
                 continue
             sample = (finish - start) / plan
-            old = self._average.get(node)
-            self._average[node] = sample if old is None else old + self.alpha * (sample - old)
+            self._average[node] = ewma(self._average.get(node), sample, self.alpha)
             first = self._first.setdefault(node, [])
             if len(first) < BASELINE_SAMPLES:
                 first.append(sample)
@@ -75,14 +78,25 @@ class NodeFactors:
                 self.factors[node] = self._average[node] / statistics.fmean(first)
         self._seen = len(records)
 
-    def scaled(self, problem: SchedulingProblem) -> SchedulingProblem:
-        """`problem` with each node's compute times its factor."""
-        if not self.factors:
+    def scaled(
+        self, problem: SchedulingProblem, figures: RuntimeFigures | None = None
+    ) -> SchedulingProblem:
+        """`problem` with each figure `figures` learned at runtime as learned, and every
+        other figure of a node times the node's factor."""
+        learned = figures.sources if figures is not None else {}
+        if not self.factors and not any(LEARNED in row.values() for row in learned.values()):
             return problem
-        compute = {
-            task: {node: seconds * self.factors.get(node, 1.0) for node, seconds in row.items()}
-            for task, row in problem.compute.items()
-        }
+        compute: dict[str, dict[str, float]] = {}
+        for task, row in problem.compute.items():
+            sources = learned.get(task, {})
+            compute[task] = {
+                node: (
+                    figures.seconds[task][node]
+                    if figures is not None and sources.get(node) == LEARNED
+                    else seconds * self.factors.get(node, 1.0)
+                )
+                for node, seconds in row.items()
+            }
         return dataclasses.replace(problem, compute=compute)
 
 
@@ -97,6 +111,7 @@ class TaskController:
         injected_at: dict[int, float],
         predicted_makespan: float,
         clock: Callable[[], float] | None = None,
+        figures: RuntimeFigures | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
@@ -106,6 +121,10 @@ class TaskController:
         self.injected_at = injected_at
         self.predicted = predicted_makespan
         self.factors = NodeFactors(settings.active.ewma_alpha)
+        # The run's figures, refined here as records come (None: the problem's, not kept).
+        self.figures = figures or RuntimeFigures.seeded(
+            problem.compute, alpha=settings.active.ewma_alpha
+        )
         self._streak = 0
         # Inputs completed when the current mapping took over: it is judged on those after.
         self._since = 0
@@ -127,6 +146,7 @@ class TaskController:
 
     async def step(self) -> None:
         self.factors.learn(self.state.records, self.problem.compute)
+        self.figures.learn(self.state.records)
         done = self._completed_makespans()
         window = self.settings.lazy.window
         recent = done[self._since :]
@@ -155,7 +175,7 @@ class TaskController:
         current = self.state.deployment
         if current is None:
             return
-        refreshed = self.factors.scaled(self.problem)
+        refreshed = self.factors.scaled(self.problem, self.figures)
         lost = sorted(self.state.registry.lost)
         candidate = self.mapper(refreshed, exclude=lost)
         now = simulate(refreshed, current.mapping, "heft").makespan

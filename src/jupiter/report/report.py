@@ -13,6 +13,7 @@ from jupiter.controller.run import RunResult
 from jupiter.profiler.summary import execution_comparison
 from jupiter.report.dilation import in_emulated_time
 from jupiter.report.emulation import emulation_line, emulation_section
+from jupiter.report.execution_profile import execution_profile_section
 from jupiter.report.model import (
     REPORT_VERSION,
     ConditionRecord,
@@ -72,6 +73,7 @@ def build_report(result: RunResult, mapper: str) -> Report:
         figure_sources=result.figure_sources,
         execution={task: TaskExecution.model_validate(row) for task, row in execution.items()},
         profile=result.profile,
+        execution_profile=execution_profile_section(result.profile, result.figures),
         inputs=[
             InputRecord(
                 id=k,
