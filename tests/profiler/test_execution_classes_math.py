@@ -129,7 +129,7 @@ def test_a_profile_before_classes_counts_every_figure_measured() -> None:
     assert from_profile(profile.model_copy(update={"compute": {}})) is None
 
 
-def test_the_controller_takes_learned_figures_and_scales_the_rest_by_node() -> None:
+def test_the_controller_takes_learned_figures_and_puts_the_rest_in_the_same_seconds() -> None:
     problem = SchedulingProblem(
         tasks=["t", "u"],
         nodes=["a", "b"],
@@ -137,10 +137,38 @@ def test_the_controller_takes_learned_figures_and_scales_the_rest_by_node() -> N
         edges=[],
         links={},
     )
-    factors = NodeFactors(alpha=0.3, factors={"a": 3.0})
+    factors = NodeFactors(alpha=1.0)
     figures = RuntimeFigures.seeded(problem.compute, alpha=1.0)
-    figures.observe("t", "a", 5.0)
+    # Nothing learned and no factor yet: the problem as it was.
+    assert factors.scaled(problem, figures) is problem
+
+    def runs(durations: list[float], first_input: int) -> list[dict[str, object]]:
+        return [
+            {
+                "task": "t",
+                "node": "a",
+                "input_id": first_input + k,
+                "start": 100.0 + first_input + k,
+                "finish": 100.0 + first_input + k + d,
+                "duration": d,
+            }
+            for k, d in enumerate(durations)
+        ]
+
+    # t runs on a in 2 s where 1 s was planned: the stream's seconds are twice the plan's.
+    records = runs([2.0] * 5, 0)
+    factors.learn(records, problem.compute)
+    figures.learn(records)
     refreshed = factors.scaled(problem, figures)
-    assert refreshed.compute == {"t": {"a": 5.0, "b": 1.0}, "u": {"a": 6.0, "b": 2.0}}
-    # Nothing learned and no factor: the problem as it was.
-    assert NodeFactors(alpha=0.3).scaled(problem, RuntimeFigures.seeded(problem.compute)) is problem
+    assert refreshed.compute["t"] == {"a": pytest.approx(2.0), "b": pytest.approx(2.0)}
+    assert refreshed.compute["u"] == {"a": pytest.approx(4.0), "b": pytest.approx(4.0)}
+    # Then a slows down 5x: t there is learned, u there scaled by a's ratio, b as it was.
+    records += runs([10.0], 5)
+    factors.learn(records, problem.compute)
+    figures.learn(records)
+    assert factors.factors == {"a": pytest.approx(5.0)}
+    refreshed = factors.scaled(problem, figures)
+    assert refreshed.compute["t"] == {"a": pytest.approx(10.0), "b": pytest.approx(2.0)}
+    assert refreshed.compute["u"] == {"a": pytest.approx(20.0), "b": pytest.approx(4.0)}
+    # Without runtime figures, the factors alone, as before.
+    assert factors.scaled(problem).compute["u"] == {"a": pytest.approx(10.0), "b": 2.0}

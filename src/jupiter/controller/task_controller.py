@@ -5,8 +5,9 @@ What it learns: every task record the agents send home (with their heartbeats, a
 finish) refines that task's figure on that node (`RuntimeFigures`, profiler/refine.py: an
 EWMA from the profiled figure, which then counts as `learned`), and tells how fast its node
 runs now against how it ran at first (`NodeFactors`): a node slowed five times gets a
-factor of five. The refreshed problem takes each learned figure as it is, and scales every
-other figure of a node by the node's factor (a task that never ran there since).
+factor of five. The refreshed problem takes each learned figure as it is, and every other
+figure in the same (measured) seconds: planned times its node's current measured/planned
+ratio (`NodeFactors.scaled`).
 
 - lazy: when the mean makespan of the last `window` inputs exceeds `drift_threshold` times
   the baseline (the mapping's own first `window` inputs, or the prediction if that is
@@ -81,19 +82,37 @@ class NodeFactors:
     def scaled(
         self, problem: SchedulingProblem, figures: RuntimeFigures | None = None
     ) -> SchedulingProblem:
-        """`problem` with each figure `figures` learned at runtime as learned, and every
-        other figure of a node times the node's factor."""
+        """`problem` refreshed from what the stream measured.
+
+        Without learned figures, each node's compute times its factor. With them, a learned
+        (task, node) figure is taken as it is, in the stream's own seconds; every other
+        figure is put in the same seconds, or a node that ran tasks lately would look slower
+        than one that ran none merely because planned and measured seconds differ (the
+        host's overhead, other work on its cores, estimates that were off): the planned
+        figure times the node's current measured/planned ratio (its EWMA: the factor times
+        the node's first ratio), or, on a node that has run nothing, times the first ratio
+        typical of the nodes that have.
+        """
         learned = figures.sources if figures is not None else {}
-        if not self.factors and not any(LEARNED in row.values() for row in learned.values()):
-            return problem
-        compute: dict[str, dict[str, float]] = {}
+        if figures is None or not any(LEARNED in row.values() for row in learned.values()):
+            if not self.factors:
+                return problem
+            compute = {
+                task: {n: seconds * self.factors.get(n, 1.0) for n, seconds in row.items()}
+                for task, row in problem.compute.items()
+            }
+            return dataclasses.replace(problem, compute=compute)
+        # The median: a node's first run is often a slow one (a cold start).
+        firsts = [sample for first in self._first.values() for sample in first]
+        typical = statistics.median(firsts) if firsts else 1.0
+        compute = {}
         for task, row in problem.compute.items():
             sources = learned.get(task, {})
             compute[task] = {
                 node: (
                     figures.seconds[task][node]
-                    if figures is not None and sources.get(node) == LEARNED
-                    else seconds * self.factors.get(node, 1.0)
+                    if sources.get(node) == LEARNED
+                    else seconds * self._average.get(node, typical)
                 )
                 for node, seconds in row.items()
             }

@@ -67,7 +67,8 @@ def pick_timed(
 ) -> dict[str, list[str]]:
     """Class -> the nodes to time tasks on: every node (`every-node`), or up to `per_class`
     of each class, spread over its speeds (the slowest and the fastest first, so that the
-    speed scaling is checked across the widest gap), ties by node order."""
+    speed scaling is checked across the widest gap), of equal speeds the first in the
+    cluster's order."""
     if per_class < 1:
         raise ValueError(f"time at least one node per class, got {per_class}")
     grouped = members(classes)
@@ -78,13 +79,18 @@ def pick_timed(
         if len(nodes) <= per_class:
             timed[name] = list(nodes)
             continue
-        by_speed = sorted(nodes, key=lambda n: (cluster.node(n).speed, nodes.index(n)))
+        speeds = sorted(cluster.node(n).speed for n in nodes)
+        last = len(speeds) - 1
         if per_class == 1:
-            chosen = [by_speed[(len(by_speed) - 1) // 2]]
+            wanted = [speeds[last // 2]]
         else:
-            last = len(by_speed) - 1
-            picks = [round(i * last / (per_class - 1)) for i in range(per_class)]
-            chosen = [by_speed[i] for i in dict.fromkeys(picks)]
+            wanted = [speeds[round(i * last / (per_class - 1))] for i in range(per_class)]
+        # Each wanted speed: the first node in the cluster's order of that speed not taken.
+        chosen: list[str] = []
+        for speed in wanted:
+            chosen.append(
+                next(n for n in nodes if cluster.node(n).speed == speed and n not in chosen)
+            )
         timed[name] = [n for n in nodes if n in chosen]
     return timed
 
