@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from rich.console import Console
 
 from jupiter.api.client import AgentClient
 from jupiter.app.spec import load_app
@@ -20,7 +21,7 @@ from jupiter.backends.local import LocalBackend
 from jupiter.cluster.spec import load_cluster
 from jupiter.controller.run import RunContext, RunOptions, run
 from jupiter.profiler.home import ProfileSettings, gather_profile
-from jupiter.report.report import build_report, write_report
+from jupiter.report.report import build_report, print_summary, write_report
 
 pytestmark = pytest.mark.e2e
 
@@ -123,7 +124,11 @@ def test_tasks_are_timed_per_class_and_the_run_refines_the_figures(tmp_path: Pat
     )
     result = asyncio.run(run(options))
     assert len(result.completed_at) == INPUTS
-    report = json.loads(write_report(build_report(result, "heft"), tmp_path / "r").read_text())
+    built = build_report(result, "heft")
+    report = json.loads(write_report(built, tmp_path / "r").read_text())
+    console = Console(record=True, width=300)
+    print_summary(built, console)
+    summary = console.export_text()
 
     # Counted from the agents: only the chosen nodes ran tasks under the profiler, each
     # task at most twice per class, and the report's count is theirs.
@@ -202,6 +207,11 @@ def test_tasks_are_timed_per_class_and_the_run_refines_the_figures(tmp_path: Pat
     )
     assert counts.get("from-class", 0) == from_class_left > 0
     assert section["figures"]["b"]["a3"]["profiled_source"] == "from-class"
+    assert (
+        f"execution profile: per-class, 5 of 8 nodes timed (3 classes), {runs} runs; "
+        f"figures: {counts.get('from-class', 0)} from-class, {learned} learned, "
+        f"{counts['measured']} measured"
+    ) in summary
     assert report["figure_sources"]["compute"].endswith(
         "timed on 5 of 8 nodes (3 hardware classes), "
         f"{len(TASKS) * 3} figures from the node's class scaled by speed"

@@ -48,6 +48,16 @@ def test_a_node_without_class_is_this_host_when_emulated_and_its_own_class_other
     nodes = [("x", 1.0, None), ("y", 0.5, None), ("z", 0.5, "pi")]
     assert node_classes(cluster(nodes)) == {"x": HOST_CLASS, "y": HOST_CLASS, "z": "pi"}
     assert node_classes(cluster(nodes, emulate=False)) == {"x": "own:x", "y": "own:y", "z": "pi"}
+    # An agent started by hand somewhere (the hosts backend) is not this host.
+    started = Cluster.from_dict(
+        {
+            "nodes": [
+                {"name": "x", "region": "sfo"},
+                {"name": "h", "region": "sfo", "address": "h:7100"},
+            ]
+        }
+    )
+    assert node_classes(started) == {"x": HOST_CLASS, "h": "own:h"}
 
 
 def test_per_class_times_the_slowest_and_fastest_of_each_class() -> None:

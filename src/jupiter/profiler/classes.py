@@ -13,8 +13,9 @@ instead of M x N.
 
 A node's class (`node_classes`): its `class:` in cluster.yaml (on Kubernetes, from the node's
 labels: k8s/discover.py). Without one, an emulated node is this host slowed to its speed, so
-all such nodes are one class, `host`; a real node (emulate: false) of unknown hardware is a
-class of its own, `own:NAME`, and is always timed.
+all such nodes are one class, `host`; a real node (emulate: false), or one the user started
+somewhere by hand (an `address:`, the hosts backend), of unknown hardware is a class of its
+own, `own:NAME`, and is always timed.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def node_classes(cluster: Cluster) -> dict[str, str]:
     for node in cluster.nodes:
         if node.node_class is not None:
             classes[node.name] = node.node_class
-        elif cluster.emulate:
+        elif cluster.emulate and node.address is None:
             classes[node.name] = HOST_CLASS
         else:
             classes[node.name] = OWN_CLASS_PREFIX + node.name

@@ -41,3 +41,20 @@ def execution_profile_section(
             for task, row in figures.seconds.items()
         },
     )
+
+
+def execution_profile_line(section: ExecutionProfileSection | None) -> str | None:
+    """One line for the summary: how the execution profile was taken and what the run
+    learned (None: no execution profile)."""
+    if section is None:
+        return None
+    timed = sum(len(nodes) for nodes in section.timed.values())
+    nodes = sum(len(members) for members in section.classes.values())
+    counts = ", ".join(f"{count} {source}" for source, count in sorted(section.counts.items()))
+    taken = (
+        f"{section.nodes}, {timed} of {nodes} nodes timed ({len(section.classes)} classes)"
+        if section.nodes is not None
+        else "every node"
+    )
+    runs = f", {section.runs} runs" if section.runs is not None else ""
+    return f"execution profile: {taken}{runs}; figures: {counts}"

@@ -13,7 +13,7 @@ from jupiter.controller.run import RunResult
 from jupiter.profiler.summary import execution_comparison
 from jupiter.report.dilation import in_emulated_time
 from jupiter.report.emulation import emulation_line, emulation_section
-from jupiter.report.execution_profile import execution_profile_section
+from jupiter.report.execution_profile import execution_profile_line, execution_profile_section
 from jupiter.report.model import (
     REPORT_VERSION,
     ConditionRecord,
@@ -215,6 +215,9 @@ def print_summary(report: Report, console: Console) -> None:
     phases = "  ".join(f"{name} {seconds:.2f}s" for name, seconds in report.phases.items())
     console.print(f"phases: {phases}")
     line = emulation_line(report.emulation)
+    if line is not None:
+        console.print(line, markup=False, highlight=False)
+    line = execution_profile_line(report.execution_profile)
     if line is not None:
         console.print(line, markup=False, highlight=False)
     print_failures(report, console)
