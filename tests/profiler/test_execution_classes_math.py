@@ -137,6 +137,10 @@ def test_a_profile_before_classes_counts_every_figure_measured() -> None:
     figures = from_profile(profile)
     assert figures is not None and figures.sources == {"t": {"a": "measured"}}
     assert from_profile(profile.model_copy(update={"compute": {}})) is None
+    # Seeded with the figures as the run uses them (rescaled to its clock), the profile's
+    # tasks only (not the sources the problem adds).
+    run_figures = from_profile(profile, {"t": {"a": 2.0}, "input": {"a": 0.0}})
+    assert run_figures is not None and run_figures.seconds == {"t": {"a": 2.0}}
 
 
 def test_the_controller_takes_learned_figures_and_puts_the_rest_in_the_same_seconds() -> None:

@@ -470,7 +470,10 @@ async def _run_phases(
                 built = seen.built = build_problem(app, cluster, profile)
             if profile is not None:
                 built.sources["profile"] = profile_origin(profile, options.profile_source)
-            seen.figures = from_profile(profile, options.controller.active.ewma_alpha)
+            # Seeded with the problem's figures: the profile's, on this run's host clock.
+            seen.figures = from_profile(
+                profile, built.problem.compute, options.controller.active.ewma_alpha
+            )
             with timer.phase("map"):
                 schedule = mapper(built.problem)
                 schedule.check(built.problem)

@@ -111,12 +111,22 @@ class RuntimeFigures:
         return counts
 
 
-def from_profile(profile: Profile | None, alpha: float = DEFAULT_ALPHA) -> RuntimeFigures | None:
-    """A run's figures seeded with its execution profile's (None: the run has none)."""
+def from_profile(
+    profile: Profile | None,
+    compute: Mapping[str, Mapping[str, float]] | None = None,
+    alpha: float = DEFAULT_ALPHA,
+) -> RuntimeFigures | None:
+    """A run's figures seeded with its execution profile's (None: the run has none).
+
+    `compute`: the profile's figures as the run uses them (the problem's, on the run's
+    host clock), if not the profile's own; only the profile's tasks are taken from it."""
     if profile is None or not profile.compute:
         return None
-    sources = {
-        task: {node: profile.source_of(task, node) for node in row}
+    figures = {
+        task: dict(compute[task]) if compute is not None and task in compute else dict(row)
         for task, row in profile.compute.items()
     }
-    return RuntimeFigures.seeded(profile.compute, sources, alpha)
+    sources = {
+        task: {node: profile.source_of(task, node) for node in row} for task, row in figures.items()
+    }
+    return RuntimeFigures.seeded(figures, sources, alpha)
