@@ -18,6 +18,7 @@ from jupiter.api.client import AgentClient
 from jupiter.app.spec import load_app
 from jupiter.backends.agents import local_agents
 from jupiter.backends.local import LocalBackend
+from jupiter.cli import main
 from jupiter.cluster.spec import load_cluster
 from jupiter.controller.run import RunContext, RunOptions, run
 from jupiter.profiler.home import ProfileSettings, gather_profile
@@ -239,3 +240,45 @@ def test_every_node_mode_times_every_task_on_every_node(tmp_path: Path) -> None:
     assert {profile.source_of(task, node) for task in TASKS for node in cluster.node_names} == {
         "measured"
     }
+
+
+def test_jupiter_run_takes_the_execution_nodes_from_jupiter_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = write_app(tmp_path / "app", pins={})
+    cluster_file = write_cluster(tmp_path / "cluster.yaml")
+    config = tmp_path / "jupiter.yaml"
+    config.write_text(yaml.safe_dump({"profiler": {"execution": "every-node", "network": False}}))
+    main(
+        [
+            "run",
+            str(app),
+            "--config",
+            str(config),
+            "--cluster",
+            str(cluster_file),
+            "--inputs",
+            "3",
+            "--out",
+            str(tmp_path / "out"),
+            "--report",
+            str(tmp_path / "report"),
+        ]
+    )
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    section = report["execution_profile"]
+    assert section["nodes"] == "every-node"
+    assert section["timed"] == section["classes"]
+    ran = {(r["task"], r["node"]) for r in report["stats"] if r["task"] in TASKS}
+    assert ran and section["counts"] == {
+        "measured": len(TASKS) * len(NODES) - len(ran),
+        "learned": len(ran),
+    }
+    assert {
+        (task, node)
+        for task, row in section["figures"].items()
+        for node, figure in row.items()
+        if figure["source"] == "learned"
+    } == ran
+    out = capsys.readouterr().out
+    assert "execution profile: every-node, 8 of 8 nodes timed (3 classes)" in out
