@@ -143,11 +143,11 @@ def test_a_profile_before_classes_counts_every_figure_measured() -> None:
     assert run_figures is not None and run_figures.seconds == {"t": {"a": 2.0}}
 
 
-def test_the_controller_takes_learned_figures_and_puts_the_rest_in_the_same_seconds() -> None:
+def test_the_controller_takes_learned_figures_relative_to_their_node() -> None:
     problem = SchedulingProblem(
         tasks=["t", "u"],
-        nodes=["a", "b"],
-        compute={"t": {"a": 1.0, "b": 1.0}, "u": {"a": 2.0, "b": 2.0}},
+        nodes=["a", "b", "c"],
+        compute={"t": {"a": 1.0, "b": 1.0, "c": 1.0}, "u": {"a": 2.0, "b": 2.0, "c": 2.0}},
         edges=[],
         links={},
     )
@@ -156,33 +156,44 @@ def test_the_controller_takes_learned_figures_and_puts_the_rest_in_the_same_seco
     # Nothing learned and no factor yet: the problem as it was.
     assert factors.scaled(problem, figures) is problem
 
-    def runs(durations: list[float], first_input: int) -> list[dict[str, object]]:
+    def runs(task: str, node: str, durations: list[float], first: int) -> list[dict[str, object]]:
         return [
             {
-                "task": "t",
-                "node": "a",
-                "input_id": first_input + k,
-                "start": 100.0 + first_input + k,
-                "finish": 100.0 + first_input + k + d,
+                "task": task,
+                "node": node,
+                "input_id": first + k,
+                "start": 100.0 + first + k,
+                "finish": 100.0 + first + k + d,
                 "duration": d,
             }
             for k, d in enumerate(durations)
         ]
 
-    # t runs on a in 2 s where 1 s was planned: the stream's seconds are twice the plan's.
-    records = runs([2.0] * 5, 0)
-    factors.learn(records, problem.compute)
-    figures.learn(records)
-    refreshed = factors.scaled(problem, figures)
-    assert refreshed.compute["t"] == {"a": pytest.approx(2.0), "b": pytest.approx(2.0)}
-    assert refreshed.compute["u"] == {"a": pytest.approx(4.0), "b": pytest.approx(4.0)}
-    # Then a slows down 5x: t there is learned, u there scaled by a's ratio, b as it was.
-    records += runs([10.0], 5)
-    factors.learn(records, problem.compute)
-    figures.learn(records)
+    def learn(records: list[dict[str, object]]) -> SchedulingProblem:
+        factors.learn(records, problem.compute)
+        figures.learn(records)
+        return factors.scaled(problem, figures)
+
+    # t runs on a in 2 s where 1 s was planned: the stream's seconds are twice the plan's
+    # there, for every task alike; relative to that, t is as planned. u learned on c from
+    # too few runs: not used.
+    records = runs("t", "a", [2.0] * 5, 0) + runs("u", "c", [9.0] * 2, 10)
+    refreshed = learn(records)
+    assert figures.sources["t"]["a"] == figures.sources["u"]["c"] == "learned"
+    assert refreshed.compute["t"] == {"a": pytest.approx(1.0), "b": 1.0, "c": 1.0}
+    assert refreshed.compute["u"] == {"a": pytest.approx(2.0), "b": 2.0, "c": 2.0}
+    # Then a slows down 5x: t there learned so, u there scaled by a's factor.
+    refreshed = learn(records + runs("t", "a", [10.0], 5))
     assert factors.factors == {"a": pytest.approx(5.0)}
-    refreshed = factors.scaled(problem, figures)
-    assert refreshed.compute["t"] == {"a": pytest.approx(10.0), "b": pytest.approx(2.0)}
-    assert refreshed.compute["u"] == {"a": pytest.approx(20.0), "b": pytest.approx(4.0)}
+    assert refreshed.compute["t"] == {"a": pytest.approx(5.0), "b": 1.0, "c": 1.0}
+    assert refreshed.compute["u"] == {"a": pytest.approx(10.0), "b": 2.0, "c": 2.0}
     # Without runtime figures, the factors alone, as before.
-    assert factors.scaled(problem).compute["u"] == {"a": pytest.approx(10.0), "b": 2.0}
+    assert factors.scaled(problem).compute == refreshed.compute
+    # On b, t runs as planned and then u three times slower than planned: b's factor says
+    # b is 3x slower for everything; the learned figures say it is u alone.
+    records += runs("t", "a", [10.0], 5) + runs("t", "b", [1.0] * 5, 20)
+    refreshed = learn(records + runs("u", "b", [6.0] * 5, 30))
+    assert factors.factors["b"] == pytest.approx(3.0)
+    assert refreshed.compute["t"]["b"] == pytest.approx(1.0)
+    assert refreshed.compute["u"]["b"] == pytest.approx(6.0)
+    assert factors.scaled(problem).compute["t"]["b"] == pytest.approx(3.0)

@@ -5,9 +5,9 @@ What it learns: every task record the agents send home (with their heartbeats, a
 finish) refines that task's figure on that node (`RuntimeFigures`, profiler/refine.py: an
 EWMA from the profiled figure, which then counts as `learned`), and tells how fast its node
 runs now against how it ran at first (`NodeFactors`): a node slowed five times gets a
-factor of five. The refreshed problem takes each learned figure as it is, and every other
-figure in the same (measured) seconds: planned times its node's current measured/planned
-ratio (`NodeFactors.scaled`).
+factor of five. The refreshed problem scales each node's compute by its factor, and takes a
+figure learned from enough runs in place of the planned one, relative to its node's first
+ratio like the factor (`NodeFactors.scaled`).
 
 - lazy: when the mean makespan of the last `window` inputs exceeds `drift_threshold` times
   the baseline (the mapping's own first `window` inputs, or the prediction if that is
@@ -82,41 +82,41 @@ class NodeFactors:
     def scaled(
         self, problem: SchedulingProblem, figures: RuntimeFigures | None = None
     ) -> SchedulingProblem:
-        """`problem` refreshed from what the stream measured.
+        """`problem` with each node's compute times its factor, and each figure `figures`
+        learned well enough in its place.
 
-        Without learned figures, each node's compute times its factor. With them, a learned
-        (task, node) figure is taken as it is, in the stream's own seconds; every other
-        figure is put in the same seconds, or a node that ran tasks lately would look slower
-        than one that ran none merely because planned and measured seconds differ (the
-        host's overhead, other work on its cores, estimates that were off): the planned
-        figure times the node's current measured/planned ratio (its EWMA: the factor times
-        the node's first ratio), or, on a node that has run nothing, times the first ratio
-        typical of the nodes that have.
+        Relative, like the factors: a learned figure is in the stream's seconds, which differ
+        from the planned ones by the host's overhead and the other work on its cores, so it
+        enters divided by its node's first measured/planned ratio (what the factor divides
+        by). Only once that ratio is known and the figure has learned from as many runs
+        (`BASELINE_SAMPLES`, by when the profiled seed weighs 17% at alpha 0.3): earlier,
+        the node's factor serves. What a learned figure adds to the factor is the task's
+        own: a task that runs slower than planned on a node where the others do not.
         """
-        learned = figures.sources if figures is not None else {}
-        if figures is None or not any(LEARNED in row.values() for row in learned.values()):
-            if not self.factors:
-                return problem
-            compute = {
-                task: {n: seconds * self.factors.get(n, 1.0) for n, seconds in row.items()}
-                for task, row in problem.compute.items()
-            }
-            return dataclasses.replace(problem, compute=compute)
-        # The median: a node's first run is often a slow one (a cold start).
-        firsts = [sample for first in self._first.values() for sample in first]
-        typical = statistics.median(firsts) if firsts else 1.0
-        compute = {}
+        compute: dict[str, dict[str, float]] = {}
+        changed = False
         for task, row in problem.compute.items():
-            sources = learned.get(task, {})
-            compute[task] = {
-                node: (
-                    figures.seconds[task][node]
-                    if sources.get(node) == LEARNED
-                    else seconds * self._average.get(node, typical)
-                )
-                for node, seconds in row.items()
-            }
+            compute[task] = {}
+            for node, seconds in row.items():
+                first = self._first.get(node, [])
+                own = self._learned(figures, task, node) if len(first) == BASELINE_SAMPLES else None
+                if own is not None:
+                    compute[task][node] = own / statistics.fmean(first)
+                    changed = True
+                else:
+                    compute[task][node] = seconds * self.factors.get(node, 1.0)
+        if not changed and not self.factors:
+            return problem
         return dataclasses.replace(problem, compute=compute)
+
+    @staticmethod
+    def _learned(figures: RuntimeFigures | None, task: str, node: str) -> float | None:
+        """The figure of `task` on `node` if it has learned from enough runs, else None."""
+        if figures is None or figures.sources.get(task, {}).get(node) != LEARNED:
+            return None
+        if figures.samples.get(task, {}).get(node, 0) < BASELINE_SAMPLES:
+            return None
+        return figures.seconds[task][node]
 
 
 class TaskController:
