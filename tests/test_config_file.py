@@ -186,6 +186,26 @@ def test_settings_no_flag_carries_reach_the_run_options() -> None:
     assert options.profile_settings.timeout == 42.0  # --profile-timeout's, kept
 
 
+@pytest.mark.parametrize(
+    ("section", "execution", "nodes"),
+    [
+        ({}, True, "per-class"),
+        ({"execution": "every-node"}, True, "every-node"),
+        ({"execution": "per-class", "execution_per_class": 3}, True, "per-class"),
+        ({"execution_nodes": "every-node"}, True, "every-node"),
+        ({"execution": False}, False, "per-class"),
+    ],
+)
+def test_the_execution_profilers_nodes_come_from_the_file(
+    section: dict[str, object], execution: bool, nodes: str
+) -> None:
+    config = ConfigFile.model_validate({"profiler": section})
+    base = RunOptions(app=EXAMPLE, cluster=Cluster.default(2), backend=None)  # type: ignore[arg-type]
+    settings = apply_file_settings(base, ChosenSettings(config=config)).profile_settings
+    assert (settings.execution, settings.execution_nodes) == (execution, nodes)
+    assert settings.execution_per_class == section.get("execution_per_class", 2)
+
+
 def test_the_profiler_section_covers_every_profile_setting() -> None:
     section = set(ConfigFile.model_fields["profiler"].annotation.model_fields)  # type: ignore[union-attr]
     assert section >= PROFILE_FIELDS, PROFILE_FIELDS - section
@@ -230,6 +250,20 @@ def _fifo(path: Path) -> None:
             "jupiter.yaml: profiler.strategy: input should be 'auto',",
         ),
         ("execution_model: mapped\n", "execution_model: execution model 'mapped' is not"),
+        (
+            "profiler: {execution: sometimes}\n",
+            "jupiter.yaml: profiler.execution: expected true, false, per-class or every-node, "
+            "got 'sometimes'",
+        ),
+        (
+            "profiler: {execution: every-node, execution_nodes: per-class}\n",
+            "jupiter.yaml: profiler: execution: every-node contradicts execution_nodes: "
+            "per-class; give one",
+        ),
+        (
+            "profiler: {execution_per_class: 0}\n",
+            "jupiter.yaml: profiler.execution_per_class: input should be greater than or equal",
+        ),
     ],
 )
 def test_a_bad_file_is_one_line_and_exit_2(

@@ -215,7 +215,7 @@ BAD_FILES = [
     (
         "nodes:\n  - {name: a, region: sfo, sped: 2}\n",
         "cluster.yaml: nodes[0].sped: unknown field "
-        "(allowed: name, region, speed, host, address, nic_mbps)",
+        "(allowed: name, region, speed, host, address, nic_mbps, class)",
     ),
     (
         "nodes:\n  - {name: a, region: sfo}\nemulation: false\n",
@@ -226,6 +226,11 @@ BAD_FILES = [
         "cluster.yaml: emulate: input should be a valid boolean",
     ),
     ("nodes: {name: a, region: sfo}\n", "cluster.yaml: nodes: input should be a valid list"),
+    (
+        "nodes:\n  - {name: a, region: sfo}\n  - {name: b, region: sfo, class: 'gpu box'}\n",
+        "cluster.yaml: nodes[1].class: 'gpu box' is not a valid class: use letters, digits, "
+        "'_', '.', '-' (at most 63, starting with a letter or digit)",
+    ),
     (
         "nodes:\n  - {name: a/b, region: sfo}\n",
         "cluster.yaml: nodes[0].name: 'a/b' is not a valid name: use letters, digits, '_', "
@@ -315,6 +320,19 @@ def test_bad_cluster_files(
     assert str(caught.value) == message
     assert "\n" not in str(caught.value)
     assert caught.value.exit_code == 2
+
+
+def test_node_classes_load_and_survive_the_json_round_trip(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "nodes:\n  - {name: a, region: sfo, class: m5.large-amd64}\n"
+        "  - {name: b, region: sfo, class: 7}\n  - {name: c, region: sfo}\n",
+    )
+    cluster = load_cluster(tmp_path / "cluster.yaml")
+    assert [n.node_class for n in cluster.nodes] == ["m5.large-amd64", "7", None]
+    # Spelt `class` in the cluster's JSON too (what agents and the home pod read).
+    assert [n["class"] for n in cluster.to_dict()["nodes"]] == ["m5.large-amd64", "7", None]
+    assert Cluster.from_dict(cluster.to_dict()) == cluster
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -47,6 +47,28 @@ def test_unlabelled_nodes_share_one_region_and_custom_regions_alone_are_fine() -
     assert custom.link("a", "b").rtt_ms == pytest.approx(0.5)
 
 
+def test_hardware_classes_come_from_the_standard_labels() -> None:
+    instance, arch = "node.kubernetes.io/instance-type", "kubernetes.io/arch"
+    cluster, _ = cluster_from_nodes(
+        [
+            node("vm-1", **{instance: "m5.large", arch: "amd64"}),
+            node("vm-2", **{instance: "m5.large", arch: "amd64"}),
+            node("pi-1", **{arch: "arm64"}),
+            node("odd", **{instance: "Standard D2s/v3", arch: "amd64"}),
+            node("own", **{instance: "m5.large", "jupiter.io/class": "camera"}),
+            node("bare"),
+        ]
+    )
+    assert {n.name: n.node_class for n in cluster.nodes} == {
+        "vm-1": "m5.large-amd64",
+        "vm-2": "m5.large-amd64",
+        "pi-1": "arm64",
+        "odd": "Standard-D2s-v3-amd64",
+        "own": "camera",
+        "bare": None,
+    }
+
+
 @pytest.mark.parametrize(
     ("nodes", "message"),
     [
@@ -58,6 +80,10 @@ def test_unlabelled_nodes_share_one_region_and_custom_regions_alone_are_fine() -
         (
             [node("a", **{"jupiter.io/speed": "fast"})],
             "jupiter.io/speed='fast': expected a positive",
+        ),
+        (
+            [node("a", **{"jupiter.io/class": "two words"})],
+            "a: jupiter.io/class='two words': expected at most 63 letters",
         ),
         (
             [node("a", **{"jupiter.io/name": "x"}), node("b", **{"jupiter.io/name": "x"})],

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 import click
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jupiter.controller.registry import HEARTBEAT_TIMEOUT_S
 from jupiter.controller.run import RunOptions
@@ -79,7 +79,10 @@ class ProfilerSection(_Section):
     profile: FilePath | None = None
     timeout: float | None = Field(default=None, gt=0)
     network: bool = _DEFAULT_PROFILE.network
-    execution: bool = _DEFAULT_PROFILE.execution
+    # true, false, or which nodes time the tasks (true with that `execution_nodes`).
+    execution: bool | Literal["per-class", "every-node"] = _DEFAULT_PROFILE.execution
+    execution_nodes: Literal["per-class", "every-node"] = _DEFAULT_PROFILE.execution_nodes
+    execution_per_class: int = Field(default=_DEFAULT_PROFILE.execution_per_class, ge=1)
     # Probe sizes in bytes; null: sized to the app (profiler/sizes.py).
     sizes: list[int] | None = Field(default=_DEFAULT_PROFILE.sizes, min_length=1)
     first_sizes: list[int] | None = Field(default=None, min_length=1)
@@ -105,6 +108,27 @@ class ProfilerSection(_Section):
     representatives: int = Field(default=_DEFAULT_PROFILE.representatives, ge=1)
     held_out: float = Field(default=_DEFAULT_PROFILE.held_out, ge=0, lt=1)
     seed: int = _DEFAULT_PROFILE.seed
+
+    @field_validator("execution", mode="before")
+    @classmethod
+    def _execution_choice(cls, value: Any) -> Any:
+        if not isinstance(value, bool) and value not in ("per-class", "every-node"):
+            raise ValueError(f"expected true, false, per-class or every-node, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _execution_words(self) -> ProfilerSection:
+        # `execution: every-node` is short for `execution: true, execution_nodes: every-node`.
+        if isinstance(self.execution, str):
+            given = "execution_nodes" in self.model_fields_set
+            if given and self.execution_nodes != self.execution:
+                raise ValueError(
+                    f"execution: {self.execution} contradicts execution_nodes: "
+                    f"{self.execution_nodes}; give one"
+                )
+            self.execution_nodes = self.execution
+            self.execution = True
+        return self
 
     @field_validator("sizes", "first_sizes")
     @classmethod
@@ -215,7 +239,9 @@ def _one_line(source: str, error: ValidationError) -> SpecError:
     errors = error.errors(include_url=False)
     first = errors[0]
     # A union's members add their own names to the location (float, literal[...]).
-    loc = [str(part) for part in first["loc"] if not str(part).startswith(("float", "literal"))]
+    loc = [
+        str(part) for part in first["loc"] if not str(part).startswith(("float", "literal", "bool"))
+    ]
     kind = first["type"]
     if kind == "extra_forbidden":
         message = "unknown field"

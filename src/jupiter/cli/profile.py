@@ -6,6 +6,7 @@ import asyncio
 import json
 import statistics
 from pathlib import Path
+from typing import Literal
 
 import click
 from rich.console import Console
@@ -43,6 +44,15 @@ async def take_profile(app: App, cluster: Cluster, settings: ProfileSettings) ->
     help="Probe sizes, e.g. 4K,32K,256K,1M,4M (default: spanning the app's own transfers).",
 )
 @click.option("--repeats", default=3, show_default=True, help="Timed runs per task and node.")
+@click.option(
+    "--execution",
+    "execution_nodes",
+    type=click.Choice(["per-class", "every-node"]),
+    default="per-class",
+    show_default=True,
+    help="Time tasks on a few nodes of each hardware class (the others scaled by speed), "
+    "or on every node.",
+)
 @click.option("--emulation/--no-emulation", default=True, help="Apply the link model.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def profile_command(
@@ -53,6 +63,7 @@ def profile_command(
     problem: Path | None,
     sizes: str | None,
     repeats: int,
+    execution_nodes: Literal["per-class", "every-node"],
     emulation: bool,
     quiet: bool,
 ) -> None:
@@ -61,7 +72,7 @@ def profile_command(
     cluster = cluster_from_options(nodes, cluster_file, emulation)
     if repeats < 1:
         raise SpecError(None, "--repeats", "must be at least 1")
-    settings = ProfileSettings(execution_repeats=repeats)
+    settings = ProfileSettings(execution_repeats=repeats, execution_nodes=execution_nodes)
     cache = ProfileCache(app, cluster)
     if sizes is not None:
         settings.sizes = parse_sizes(sizes, "--sizes")
@@ -120,6 +131,20 @@ def print_profile(profile: Profile, console: Console) -> None:
                 "size so far: later rounds add the others)"
             )
     if profile.compute:
+        execution = profile.settings.get("execution", {})
+        timed = [node for group in execution.get("timed", {}).values() for node in group]
+        if timed:
+            scaled = sum(
+                profile.source_of(task, node) == "from-class"
+                for task in profile.compute
+                for node in profile.nodes
+            )
+            classes = len(set(profile.classes.values()))
+            console.print(
+                f"execution: {execution.get('runs', '?')} timed runs on {len(timed)} of "
+                f"{len(profile.nodes)} nodes ({classes} hardware class"
+                f"{'es' if classes != 1 else ''}); {scaled} figures from the node's class"
+            )
         table = Table(title="execution (seconds per run)")
         for column in ("task", "fastest", "slowest", "output bytes"):
             table.add_column(column, justify="left" if column == "task" else "right")

@@ -44,8 +44,16 @@ DEFAULT_SPEED_RANGE = (0.5, 1.0)
 
 
 class NodeSpec(BaseModel):
-    # A YAML `name: 7` is meant as the name "7".
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    # A YAML `name: 7` is meant as the name "7". `class` is a Python keyword: the field is
+    # `node_class`, spelt `class` in cluster.yaml and in the cluster's JSON.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        coerce_numbers_to_str=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
 
     name: str = Field(pattern=_NAME)
     region: str = Field(min_length=1)
@@ -60,6 +68,10 @@ class NodeSpec(BaseModel):
     # The node's NIC in megabits per second, shared by all it sends and, apart, all it
     # receives; None: the fastest link touching the node (see Cluster.nic).
     nic_mbps: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    # The node's hardware class: nodes of one class run a task alike but for their speed,
+    # so the execution profiler times a task on a few nodes of each class and scales the
+    # figure to the others by speed (profiler/classes.py). None: see `node_classes` there.
+    node_class: str | None = Field(default=None, alias="class", pattern=_NAME)
 
 
 class Cluster(BaseModel):
@@ -287,7 +299,7 @@ class ClusterFile(BaseModel):
 
 _FIELDS: dict[str, list[str]] = {
     "": ["nodes", "regions", "links", "emulate", "events"],
-    "nodes": list(NodeSpec.model_fields),
+    "nodes": [field.alias or name for name, field in NodeSpec.model_fields.items()],
     "regions": list(RegionEntry.model_fields),
     "links": ["from", "to", "rtt_ms", "bandwidth_mbps"],
     "events": list(ScheduledChange.model_fields),
@@ -409,8 +421,9 @@ def _spec_error(source: str, error: ValidationError) -> SpecError:
     elif kind == "missing":
         message = "required field is missing"
     elif kind == "string_pattern_mismatch":
+        what = "class" if loc and loc[-1] == "class" else "name"
         message = (
-            f"{first['input']!r} is not a valid name: use letters, digits, '_', '.', '-' "
+            f"{first['input']!r} is not a valid {what}: use letters, digits, '_', '.', '-' "
             "(at most 63, starting with a letter or digit)"
         )
     else:

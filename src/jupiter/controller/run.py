@@ -76,6 +76,7 @@ from jupiter.planning.settings import (
 from jupiter.profiler.cache import CacheMode
 from jupiter.profiler.home import ProfileSettings
 from jupiter.profiler.model import Profile
+from jupiter.profiler.refine import RuntimeFigures, from_profile
 from jupiter.profiler.reuse import (
     ProfileReuse,
     obtain_profile,
@@ -202,6 +203,9 @@ class RunResult:
     conditions: list[AppliedChange] = field(default_factory=list)
     # The distributed WAVE's decisions and messages (--mapper wave-distributed).
     wave: WaveOutcome | None = None
+    # The execution profile's figures refined by the run's task records (profiler/refine.py);
+    # None without an execution profile.
+    figures: RuntimeFigures | None = None
 
     @property
     def makespans(self) -> dict[int, float]:
@@ -466,6 +470,7 @@ class _Observed:
     stream_prediction: StreamPrediction | None = None
     cpu_demand: CpuDemand | None = None
     wave: WaveOutcome | None = None
+    figures: RuntimeFigures | None = None
 
 
 async def _run_phases(
@@ -509,6 +514,10 @@ async def _run_phases(
                 built = seen.built = build_problem(app, cluster, profile)
             if profile is not None:
                 built.sources["profile"] = profile_origin(profile, options.profile_source)
+            # Seeded with the problem's figures: the profile's, on this run's host clock.
+            seen.figures = from_profile(
+                profile, built.problem.compute, options.controller.active.ewma_alpha
+            )
             with timer.phase("map"):
                 if options.mapper == WAVE_DISTRIBUTED:
                     # The agents' mapper roles decide; the home keeps the ledger.
@@ -537,7 +546,13 @@ async def _run_phases(
                 await dispatch_phase(context, schedule)
             with timer.phase("stream"):
                 injected_at = await stream_phase(
-                    context, options, schedule, seen.injected_at, built.problem, mapper
+                    context,
+                    options,
+                    schedule,
+                    seen.injected_at,
+                    built.problem,
+                    mapper,
+                    seen.figures,
                 )
                 stats = await gather_stats(context)
             task_logs = await gather_task_logs(context.session, _alive(context), context.auth)
@@ -547,6 +562,7 @@ async def _run_phases(
             raise
         result = collect_result(context, built, schedule, injected_at, stats)
         result.profile = profile
+        result.figures = _learned(seen.figures, stats)
         if context.profile_reuse is not None:
             await store_refresh(
                 context.profile_reuse, context.session, dict(context.state.agents), context.auth
@@ -589,10 +605,19 @@ async def _partial(context: RunContext, seen: _Observed) -> RunResult:
         context.session, _alive(context), context.auth, PARTIAL_STATS_TIMEOUT_S
     )
     result.profile = seen.profile
+    result.figures = _learned(seen.figures, stats)
     result.stream_prediction = seen.stream_prediction
     result.cpu_demand = seen.cpu_demand
     result.wave = seen.wave
     return result
+
+
+def _learned(figures: RuntimeFigures | None, stats: list[dict[str, Any]]) -> RuntimeFigures | None:
+    """The run's figures with every record gathered at the end learned as well (the task
+    controller, when there is one, learned those it saw during the stream)."""
+    if figures is not None:
+        figures.learn(stats)
+    return figures
 
 
 # Seconds a failed run waits for the agents' records before writing its report without them.
@@ -663,6 +688,7 @@ async def stream_phase(
     injected_at: dict[int, float] | None = None,
     problem: SchedulingProblem | None = None,
     mapper: Mapper | None = None,
+    figures: RuntimeFigures | None = None,
 ) -> dict[int, float]:
     """Inject every input at its sources' nodes and wait until each is done (every exit
     output arrived, or, with --on-error skip, it failed); returns when each input was
@@ -699,6 +725,7 @@ async def stream_phase(
                     recovery,
                     injected_at,
                     schedule.makespan,
+                    figures=figures,
                 )
                 steering = background(controller.run(), "the task controller")
                 stack.callback(steering.cancel)

@@ -2,9 +2,12 @@
 active modes), through the same epochs as recovery (controller/recovery.py `adopt`).
 
 What it learns: every task record the agents send home (with their heartbeats, as inputs
-finish) tells how fast its node runs now against how it ran at first (`NodeFactors`): a
-node slowed five times gets a factor of five. The refreshed problem is the original with
-each node's compute scaled by its factor.
+finish) refines that task's figure on that node (`RuntimeFigures`, profiler/refine.py: an
+EWMA from the profiled figure, which then counts as `learned`), and tells how fast its node
+runs now against how it ran at first (`NodeFactors`): a node slowed five times gets a
+factor of five. The refreshed problem scales each node's compute by its factor, and takes a
+figure learned from enough runs in place of the planned one, relative to its node's first
+ratio like the factor (`NodeFactors.scaled`).
 
 - lazy: when the mean makespan of the last `window` inputs exceeds `drift_threshold` times
   the baseline (the mapping's own first `window` inputs, or the prediction if that is
@@ -32,6 +35,8 @@ from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.registry import Mapper
 from jupiter.mapper.simulate import simulate
 from jupiter.planning.settings import ControllerSettings
+from jupiter.profiler.classes import LEARNED
+from jupiter.profiler.refine import RuntimeFigures, ewma
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +71,7 @@ class NodeFactors:
             if not isinstance(start, float) or not isinstance(finish, float) or plan <= 0:
                 continue
             sample = (finish - start) / plan
-            old = self._average.get(node)
-            self._average[node] = sample if old is None else old + self.alpha * (sample - old)
+            self._average[node] = ewma(self._average.get(node), sample, self.alpha)
             first = self._first.setdefault(node, [])
             if len(first) < BASELINE_SAMPLES:
                 first.append(sample)
@@ -75,15 +79,44 @@ class NodeFactors:
                 self.factors[node] = self._average[node] / statistics.fmean(first)
         self._seen = len(records)
 
-    def scaled(self, problem: SchedulingProblem) -> SchedulingProblem:
-        """`problem` with each node's compute times its factor."""
-        if not self.factors:
+    def scaled(
+        self, problem: SchedulingProblem, figures: RuntimeFigures | None = None
+    ) -> SchedulingProblem:
+        """`problem` with each node's compute times its factor, and each figure `figures`
+        learned well enough in its place.
+
+        Relative, like the factors: a learned figure is in the stream's seconds, which differ
+        from the planned ones by the host's overhead and the other work on its cores, so it
+        enters divided by its node's first measured/planned ratio (what the factor divides
+        by). Only once that ratio is known and the figure has learned from as many runs
+        (`BASELINE_SAMPLES`, by when the profiled seed weighs 17% at alpha 0.3): earlier,
+        the node's factor serves. What a learned figure adds to the factor is the task's
+        own: a task that runs slower than planned on a node where the others do not.
+        """
+        compute: dict[str, dict[str, float]] = {}
+        changed = False
+        for task, row in problem.compute.items():
+            compute[task] = {}
+            for node, seconds in row.items():
+                first = self._first.get(node, [])
+                own = self._learned(figures, task, node) if len(first) == BASELINE_SAMPLES else None
+                if own is not None:
+                    compute[task][node] = own / statistics.fmean(first)
+                    changed = True
+                else:
+                    compute[task][node] = seconds * self.factors.get(node, 1.0)
+        if not changed and not self.factors:
             return problem
-        compute = {
-            task: {node: seconds * self.factors.get(node, 1.0) for node, seconds in row.items()}
-            for task, row in problem.compute.items()
-        }
         return dataclasses.replace(problem, compute=compute)
+
+    @staticmethod
+    def _learned(figures: RuntimeFigures | None, task: str, node: str) -> float | None:
+        """The figure of `task` on `node` if it has learned from enough runs, else None."""
+        if figures is None or figures.sources.get(task, {}).get(node) != LEARNED:
+            return None
+        if figures.samples.get(task, {}).get(node, 0) < BASELINE_SAMPLES:
+            return None
+        return figures.seconds[task][node]
 
 
 class TaskController:
@@ -97,6 +130,7 @@ class TaskController:
         injected_at: dict[int, float],
         predicted_makespan: float,
         clock: Callable[[], float] | None = None,
+        figures: RuntimeFigures | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
@@ -106,6 +140,10 @@ class TaskController:
         self.injected_at = injected_at
         self.predicted = predicted_makespan
         self.factors = NodeFactors(settings.active.ewma_alpha)
+        # The run's figures, refined here as records come (None: the problem's, not kept).
+        self.figures = figures or RuntimeFigures.seeded(
+            problem.compute, alpha=settings.active.ewma_alpha
+        )
         self._streak = 0
         # Inputs completed when the current mapping took over: it is judged on those after.
         self._since = 0
@@ -127,6 +165,7 @@ class TaskController:
 
     async def step(self) -> None:
         self.factors.learn(self.state.records, self.problem.compute)
+        self.figures.learn(self.state.records)
         done = self._completed_makespans()
         window = self.settings.lazy.window
         recent = done[self._since :]
@@ -155,7 +194,7 @@ class TaskController:
         current = self.state.deployment
         if current is None:
             return
-        refreshed = self.factors.scaled(self.problem)
+        refreshed = self.factors.scaled(self.problem, self.figures)
         lost = sorted(self.state.registry.lost)
         candidate = self.mapper(refreshed, exclude=lost)
         now = simulate(refreshed, current.mapping, "heft").makespan

@@ -3,11 +3,17 @@
     kubectl label node edge-7 jupiter.io/node=true
     kubectl label node edge-7 topology.kubernetes.io/region=sgp     # clouds set this already
     kubectl label node edge-7 jupiter.io/name=camera-7 jupiter.io/speed=0.5   # optional
+    kubectl label node edge-7 jupiter.io/class=pi4                             # optional
 
 A region from the default table (sfo, nyc, ..., blr) brings its measured links; any other
 region is added as a custom one, and since nothing is known about its links to other regions
 such a cluster needs a cluster.yaml (`links:`) unless it is the only region. Nodes without a
 region label share the region `local`. Cordoned and not-ready nodes are left out.
+
+A node's hardware class (which nodes the execution profiler may time for the others,
+profiler/classes.py) is its `jupiter.io/class` label, else its instance type and
+architecture from the standard `node.kubernetes.io/instance-type` and `kubernetes.io/arch`
+labels (`m5.large-amd64`; either alone if only one is set), else none: a class of its own.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from jupiter.k8s.client import api_errors, resource
 SOURCE = f"Kubernetes nodes labelled {names.PARTICIPATE_LABEL}=true"
 UNLABELLED_REGION = "local"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_NOT_IN_CLASS = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 async def discover_cluster(client: Any) -> tuple[Cluster, list[str]]:
@@ -64,6 +71,7 @@ def cluster_from_nodes(found: list[dict[str, Any]]) -> tuple[Cluster, list[str]]
                 "region": labels.get(names.REGION_LABEL, UNLABELLED_REGION),
                 "speed": _speed(host, labels.get(names.SPEED_LABEL)),
                 "host": host,
+                "class": _hardware_class(host, labels),
             }
         )
     if not nodes:
@@ -103,6 +111,25 @@ def _plain(links: Any) -> dict[str, dict[str, dict[str, float]]]:
 def _is_ready(node: dict[str, Any]) -> bool:
     conditions = (node.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _hardware_class(host: str, labels: dict[str, str]) -> str | None:
+    """The node's class from its labels; None if they say nothing."""
+    given = labels.get(names.CLASS_LABEL)
+    if given is not None:
+        if not _NAME.match(given):
+            raise SpecError(
+                SOURCE,
+                host,
+                f"{names.CLASS_LABEL}={given!r}: expected at most 63 letters, digits, '_', "
+                "'.', '-'",
+            )
+        return given
+    parts = [labels.get(names.INSTANCE_TYPE_LABEL), labels.get(names.ARCH_LABEL)]
+    # The cloud's own names: made to fit a class name rather than refused.
+    words = [_NOT_IN_CLASS.sub("-", part).strip("-._") for part in parts if part]
+    joined = "-".join(word for word in words if word)[:63].rstrip("-._")
+    return joined or None
 
 
 def _speed(host: str, value: str | None) -> float:

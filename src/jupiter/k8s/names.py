@@ -28,6 +28,11 @@ PARTICIPATE_LABEL = "jupiter.io/node"
 NAME_LABEL = "jupiter.io/name"
 SPEED_LABEL = "jupiter.io/speed"
 REGION_LABEL = "topology.kubernetes.io/region"
+# A node's hardware class (profiler/classes.py): ours if set, else from the well-known labels
+# the kubelet and the cloud provider set.
+CLASS_LABEL = "jupiter.io/class"
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+ARCH_LABEL = "kubernetes.io/arch"
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _RUN_ID = re.compile(r"^[a-z0-9]{1,16}$")

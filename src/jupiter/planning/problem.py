@@ -115,7 +115,7 @@ def _overlay_profile(
         sources["compute"] = (
             f"execution profile: median of up to {repeats} timed runs per task and node on "
             "sample input 0" + (", stretched by node speed" if profile.emulated else "")
-        )
+        ) + _from_classes(profile, nodes)
         sources["data_sizes"] = (
             "execution profile: output sizes on sample input 0; source inputs: mean sample "
             "file size"
@@ -175,6 +175,28 @@ def _overlay_profile(
         )
     problem.validate()
     return BuiltProblem(problem, sources)
+
+
+def _from_classes(profile: Profile, nodes: list[str]) -> str:
+    """What figure_sources' compute line adds for figures taken from a node's class."""
+    scaled = sum(
+        profile.source_of(task, node) == "from-class" for task in profile.compute for node in nodes
+    )
+    if not scaled:
+        return ""
+    timed = sorted(
+        {
+            n
+            for group in profile.settings.get("execution", {}).get("timed", {}).values()
+            for n in group
+        }
+    )
+    classes = len(set(profile.classes.values()))
+    return (
+        f"; timed on {len(timed)} of {len(nodes)} nodes ({classes} hardware "
+        f"class{'es' if classes != 1 else ''}), {scaled} figures from the node's class "
+        "scaled by speed"
+    )
 
 
 def _known_node(cluster: Cluster, node: str, field_name: str) -> str:

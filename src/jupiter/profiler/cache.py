@@ -94,10 +94,14 @@ class ProfileCache:
         self.path = self.app_dir / f"{cluster_key(cluster)}.json"
 
     def lookup(
-        self, max_age: float | None = MAX_AGE_S, sizes: list[int] | None = None
+        self,
+        max_age: float | None = MAX_AGE_S,
+        sizes: list[int] | None = None,
+        every_node: bool = False,
     ) -> CachedProfile | None:
         """The entry for this app and cluster if it is readable, matches, is at most
-        `max_age` seconds old (None: any age) and (given `sizes`) probed those sizes."""
+        `max_age` seconds old (None: any age), (given `sizes`) probed those sizes and
+        (`every_node`) timed every task on every node."""
         if not self.path.is_file():
             return None
         profile = self._read(self.path)
@@ -112,6 +116,10 @@ class ProfileCache:
             log.info(
                 "cached profile %s probed other sizes (%s): profiling afresh", self.path, probed
             )
+            return None
+        scaled = any("from-class" in row.values() for row in profile.compute_source.values())
+        if every_node and scaled:
+            log.info("cached profile %s has figures from classes: profiling afresh", self.path)
             return None
         try:
             profile.check_matches(list(self.app.tasks), self.cluster.node_names, str(self.path))

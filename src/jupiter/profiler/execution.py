@@ -16,6 +16,7 @@ figures reported here put the two side by side.
 from __future__ import annotations
 
 import asyncio
+import logging
 import statistics
 import time
 from pathlib import Path
@@ -32,6 +33,8 @@ from jupiter.circe.transfer import receive_file, send_file
 from jupiter.cluster.compute import emulated_compute
 from jupiter.cluster.emulator import LinkEmulator
 from jupiter.cluster.spec import Cluster
+
+log = logging.getLogger(__name__)
 
 SAMPLE_INPUT_ID = 0
 DEFAULT_REPEATS = 3
@@ -152,6 +155,13 @@ class ExecutionProfiler:
                 self.walls[task] = walls
                 self.costs[task] = costs
                 self.output_bytes[task] = output.stat().st_size
+                log.info(
+                    "profiled task %s: %d timed runs, median %.6f s",
+                    task,
+                    len(walls),
+                    statistics.median(walls),
+                    extra={"task": task},
+                )
                 output.unlink(missing_ok=True)
             return self.figures()
 

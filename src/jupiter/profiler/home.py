@@ -9,7 +9,9 @@ small size per link on a hundred), so that a first full picture is ready in seco
 rounds, a phase apart per agent, add one size per link each, within each link's share.
 
 Execution. One node runs the DAG once on sample input 0 and pushes the intermediate outputs
-to the others; then every node times every task, at most `execution_parallel` nodes at once
+to the nodes that time the tasks: a few of each hardware class (`execution_nodes`
+`per-class`, profiler/classes.py; the others' figures are their class's scaled by speed), or
+every node (`every-node`); they time every task, at most `execution_parallel` nodes at once
 (on the local backend they share the cores, and a contended core would read as a slow node).
 
 Deadline. Profiling as a whole has one timeout (`--profile-timeout`; by default scaled to the
@@ -45,6 +47,14 @@ from jupiter.app.spec import App
 from jupiter.background import background
 from jupiter.cluster.spec import Cluster
 from jupiter.errors import RunError
+from jupiter.profiler.classes import (
+    DEFAULT_PER_CLASS,
+    ExecutionNodes,
+    FigureSource,
+    node_classes,
+    pick_timed,
+    spread,
+)
 from jupiter.profiler.execution import DEFAULT_BUDGET_S, DEFAULT_REPEATS, SAMPLE_INPUT_ID
 from jupiter.profiler.model import LinkProfile, NetworkInference, Profile, ResourceSample
 from jupiter.profiler.sampled import (
@@ -110,6 +120,10 @@ class ProfileSettings:
     execution_budget: float = DEFAULT_BUDGET_S
     # None: this machine's core count.
     execution_parallel: int | None = None
+    # Which nodes time the tasks: `per-class`, up to `execution_per_class` nodes of each
+    # hardware class (the others' figures scaled from theirs by speed), or `every-node`.
+    execution_nodes: ExecutionNodes = "per-class"
+    execution_per_class: int = DEFAULT_PER_CLASS
     # Seconds profiling may take in all (None: default_profile_timeout).
     timeout: float | None = None
     # "full": every link probed; "sampled": a few links probed, the rest inferred
@@ -236,6 +250,10 @@ async def gather_profile(
     plan_used: dict[str, Any] = {}
     inference: NetworkInference | None = None
     compute: dict[str, dict[str, float]] = {}
+    compute_source: dict[str, dict[str, FigureSource]] = {}
+    classes = node_classes(cluster)
+    timed = pick_timed(cluster, classes, settings.execution_per_class, settings.execution_nodes)
+    runs = 0
     output_bytes: dict[str, int] = {}
     async with _deadline(limit, watch) as remaining:
         if settings.network and len(nodes) > 1:
@@ -250,7 +268,9 @@ async def gather_profile(
 
         if settings.execution:
             started = time.perf_counter()
-            compute, output_bytes = await _execution(agents, app, nodes, settings, watch)
+            on = [node for node in nodes if any(node in group for group in timed.values())]
+            measured, output_bytes, runs = await _execution(agents, app, on, settings, watch)
+            compute, compute_source = spread(app.tasks, cluster, classes, measured)
             timings["execution"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -275,6 +295,8 @@ async def gather_profile(
         links=links,
         resources=resources,
         compute=compute,
+        compute_source=compute_source,
+        classes=classes if settings.execution else {},
         output_bytes=output_bytes,
         timings=timings,
         settings={
@@ -283,6 +305,10 @@ async def gather_profile(
                 "repeats": settings.execution_repeats,
                 "budget_seconds": settings.execution_budget,
                 "sample_input": 0,
+                "nodes": settings.execution_nodes,
+                "per_class": settings.execution_per_class,
+                "timed": timed,
+                "runs": runs,
             }
             if settings.execution
             else {},
@@ -485,8 +511,10 @@ async def _execution(
     nodes: list[str],
     settings: ProfileSettings,
     watch: _Watch,
-) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
-    # The chain runs on the first node; any node would do, the outputs are the same.
+) -> tuple[dict[str, dict[str, float]], dict[str, int], int]:
+    """Time every task on `nodes`: node -> task -> seconds, the output bytes, and the timed
+    runs the agents made in all."""
+    # The chain runs on the first timed node; any node would do, the outputs are the same.
     producer = nodes[0]
     poller = background(watch.poll(), "profiling progress poller")
     try:
@@ -520,11 +548,12 @@ async def _execution(
         answers = await asyncio.gather(*(one(node) for node in nodes))
     finally:
         poller.cancel()
-    compute: dict[str, dict[str, float]] = {task: {} for task in app.tasks}
-    for node, answer in zip(nodes, answers, strict=True):
-        for task, figures in answer.profiled.items():
-            compute[task][node] = float(figures["seconds"])
-    return compute, output_bytes
+    measured = {
+        node: {task: float(figures["seconds"]) for task, figures in answer.profiled.items()}
+        for node, answer in zip(nodes, answers, strict=True)
+    }
+    runs = sum(int(figures["runs"]) for answer in answers for figures in answer.profiled.values())
+    return measured, output_bytes, runs
 
 
 class _Watch:

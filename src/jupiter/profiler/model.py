@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jupiter.errors import SpecError
 from jupiter.mapper.problem import LinkModel
+from jupiter.profiler.classes import FigureSource
 from jupiter.profiler.fit import QuadraticFit
 from jupiter.specfile import MAX_DOCUMENT_BYTES, read_spec_text
 
@@ -164,6 +165,13 @@ class Profile(BaseModel):
     resources: dict[str, ResourceSample] = Field(default_factory=dict)
     # compute[task][node]: seconds one run takes there, node speed emulation included.
     compute: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # compute_source[task][node]: `measured` on the node itself, `from-class` (another node
+    # of its class, scaled by speed: profiler/classes.py) or `learned` at runtime. Empty in
+    # a profile taken before classes: every figure there was measured.
+    compute_source: dict[str, dict[str, FigureSource]] = Field(default_factory=dict)
+    # Node -> its hardware class, as the execution profiler grouped them (empty: before
+    # classes).
+    classes: dict[str, str] = Field(default_factory=dict)
     # output_bytes[task]: size of its output on the sample input; every child receives it.
     output_bytes: dict[str, int] = Field(default_factory=dict)
     # Wall seconds each profiler took, and how the figures were taken (sizes, repeats...).
@@ -193,6 +201,10 @@ class Profile(BaseModel):
             first = error.errors(include_url=False)[0]
             field = ".".join(str(part) for part in first["loc"]) or None
             raise SpecError(source, field, f"not a Jupiter profile: {first['msg']}") from None
+
+    def source_of(self, task: str, node: str) -> FigureSource:
+        """Where compute[task][node] came from (`measured` in a profile before classes)."""
+        return self.compute_source.get(task, {}).get(node, "measured")
 
     def check_matches(self, tasks: list[str], nodes: list[str], source: str | None) -> None:
         """Refuse a profile taken for another app or cluster, in one line."""

@@ -71,7 +71,11 @@ async def obtain_profile(
     """
     cache = None if mode == "off" else ProfileCache(app, cluster)
     if cache is not None and mode in ("auto", "cached"):
-        found = cache.lookup(MAX_AGE_S if mode == "auto" else None, settings.sizes)
+        found = cache.lookup(
+            MAX_AGE_S if mode == "auto" else None,
+            settings.sizes,
+            every_node=settings.execution and settings.execution_nodes == "every-node",
+        )
         if found is not None:
             log.info("profile reused from the cache: %s", found.describe())
             return ProfileReuse(mark_from_cache(found), cache, from_cache=True)

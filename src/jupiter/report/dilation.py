@@ -20,6 +20,7 @@ from jupiter.controller.recovery import EpochChange
 from jupiter.controller.run import RunResult
 from jupiter.mapper.schedule import Assignment, Schedule
 from jupiter.profiler.model import LinkProfile, Profile
+from jupiter.profiler.refine import RuntimeFigures
 
 # Records' Unix times and spans (circe/monitor.py).
 _RECORD_TIMES = ("enter", "ready", "start", "finish")
@@ -47,6 +48,7 @@ def in_emulated_time(result: RunResult) -> RunResult:
         completed_at={k: at(t) for k, t in result.completed_at.items()},
         stats=[_record(record, at, factor) for record in result.stats],
         profile=None if result.profile is None else _profile(result.profile, factor),
+        figures=None if result.figures is None else _figures(result.figures, factor),
         failed=[dataclasses.replace(f, failed_at=at(f.failed_at)) for f in result.failed],
         recovery=[_epoch(change, at) for change in result.recovery],
         conditions=[
@@ -88,6 +90,15 @@ def _profile(profile: Profile, factor: float) -> Profile:
         for task, row in profile.compute.items()
     }
     return profile.model_copy(update={"links": links, "compute": compute})
+
+
+def _figures(figures: RuntimeFigures, factor: float) -> RuntimeFigures:
+    def divided(matrix: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        return {task: {n: s / factor for n, s in row.items()} for task, row in matrix.items()}
+
+    return dataclasses.replace(
+        figures, seconds=divided(figures.seconds), profiled=divided(figures.profiled)
+    )
 
 
 def _fit(fit: LinkProfile, factor: float) -> LinkProfile:

@@ -25,7 +25,7 @@ REPORT_VERSION = 1
 BACKEND_ONLY = ("outputs_omitted", "backend", "kubernetes")
 # Sections added after report.json's first form: absent (not null) when a run has none, so
 # that a report written before them reads and writes back unchanged.
-ABSENT_WHEN_NULL = ("emulation", "conditions", "dag", "wave")
+ABSENT_WHEN_NULL = ("emulation", "conditions", "dag", "wave", "execution_profile")
 
 
 class Part(BaseModel):
@@ -68,6 +68,52 @@ class TaskExecution(Part):
     )
     measured: dict[str, MeasuredRuns] = Field(
         description="Measured run durations per node the task ran on."
+    )
+
+
+class ExecutionFigure(Part):
+    """One (task, node) execution figure, and where it came from."""
+
+    seconds: float = Field(
+        description="Seconds one run takes there: the profiled figure, refined by the run's "
+        "task records if any ran there."
+    )
+    source: Literal["measured", "from-class", "learned"] = Field(
+        description="measured: timed on this node by the profiler; from-class: timed on "
+        "other nodes of its class and scaled by speed; learned: refined at runtime (EWMA of "
+        "the run's durations there, from the profiled figure)."
+    )
+    profiled: float = Field(description="The profile's figure, before runtime learning.")
+    profiled_source: Literal["measured", "from-class", "learned"] = Field(
+        description="Where the profile's figure came from."
+    )
+    samples: int = Field(description="Task records it learned from during the run.")
+
+
+class ExecutionProfileSection(Part):
+    """How the execution profile was taken (per hardware class or on every node), and every
+    (task, node) figure with its source (docs/profiling.md, Classes)."""
+
+    nodes: Literal["per-class", "every-node"] | None = Field(
+        description="Which nodes timed the tasks; null for a profile taken before classes."
+    )
+    classes: dict[str, list[str]] = Field(description="Hardware class -> its nodes.")
+    timed: dict[str, list[str]] = Field(
+        description="Hardware class -> the nodes that timed every task."
+    )
+    runs: int | None = Field(
+        description="Timed task runs the agents made while profiling (warm-ups and the "
+        "chain not counted); null for a profile taken before classes."
+    )
+    alpha: float | None = Field(
+        description="Weight of the newest duration in the runtime EWMA; null when the run "
+        "learned nothing."
+    )
+    counts: dict[str, int] = Field(
+        description="Figures per source (measured, from-class, learned) after the run."
+    )
+    figures: dict[str, dict[str, ExecutionFigure]] = Field(
+        description="Task -> node -> its figure after the run."
     )
 
 
@@ -467,6 +513,12 @@ class Report(Part):
     )
     profile: Profile | None = Field(
         description="The profile the mapper used (docs/profiling.md); null with --no-profile."
+    )
+    execution_profile: ExecutionProfileSection | None = Field(
+        default=None,
+        description="Every (task, node) execution figure, where it came from (measured, "
+        "from its class, learned at runtime) and how many of each; absent without an "
+        "execution profile.",
     )
     inputs: list[InputRecord] = Field(description="Every completed input, by id.")
     failed_inputs: list[FailedInputRecord] = Field(

@@ -14,6 +14,7 @@ from jupiter.controller.wave_home import WaveOutcome
 from jupiter.profiler.summary import execution_comparison
 from jupiter.report.dilation import in_emulated_time
 from jupiter.report.emulation import emulation_line, emulation_section
+from jupiter.report.execution_profile import execution_profile_line, execution_profile_section
 from jupiter.report.model import (
     REPORT_VERSION,
     ConditionRecord,
@@ -87,6 +88,7 @@ def build_report(result: RunResult, mapper: str) -> Report:
         figure_sources=result.figure_sources,
         execution={task: TaskExecution.model_validate(row) for task, row in execution.items()},
         profile=result.profile,
+        execution_profile=execution_profile_section(result.profile, result.figures),
         inputs=[
             InputRecord(
                 id=k,
@@ -266,6 +268,9 @@ def print_summary(report: Report, console: Console, report_dir: Path | None = No
     phases = "  ".join(f"{name} {seconds:.2f}s" for name, seconds in report.phases.items())
     say(console, wrapped("phases: ", phases, width))
     line = emulation_line(report.emulation)
+    if line is not None:
+        say(console, wrapped("", line, width))
+    line = execution_profile_line(report.execution_profile)
     if line is not None:
         say(console, wrapped("", line, width))
     print_failures(report, console)
