@@ -44,6 +44,7 @@ async def beat_until_stopped(
             store_bytes=executor.store_bytes(),
             held=state.held_inputs,
             records=[TaskRecordBody.model_validate(r.to_dict()) for r in shipped],
+            executing=executor.running,
         )
         try:
             answer = await call(

@@ -19,6 +19,8 @@ from jupiter.api.models import (
     Noted,
     Registered,
     Registration,
+    RoleChange,
+    RoleStatus,
     Stats,
     Status,
     Stopping,
@@ -124,6 +126,13 @@ class AgentClient:
 
     async def status(self, node: str) -> Status:
         return await self._call("GET", node, paths.CIRCE_STATUS, Status)
+
+    async def role(self, node: str) -> RoleStatus:
+        return await self._call("GET", node, paths.CIRCE_ROLE, RoleStatus)
+
+    async def set_role(self, node: str, running: bool) -> RoleStatus:
+        body = RoleChange(running=running)
+        return await self._call("POST", node, paths.CIRCE_ROLE, RoleStatus, body)
 
     # -- the profiler ----------------------------------------------------------------------
 

@@ -136,6 +136,23 @@ class Status(Message):
     failed: int
 
 
+class RoleChange(Message):
+    """POST /circe/role: start (running: true) or stop (false) this agent's executor role."""
+
+    running: bool
+
+
+class RoleStatus(Message):
+    """GET and POST /circe/role: whether the executor role runs here, and what it holds."""
+
+    node: str
+    running: bool
+    # The deployment epoch it runs (-1: none yet).
+    epoch: int = Field(ge=-1, lt=2**31)
+    # Task worker processes alive on this node (warm Python interpreters).
+    task_workers: int = Field(ge=0)
+
+
 # -- home -----------------------------------------------------------------------------------
 
 
@@ -194,6 +211,8 @@ class Heartbeat(Message):
     store_bytes: int = Field(ge=0)
     held: list[InputId] = Field(default_factory=list, max_length=1_000_000)
     records: list[TaskRecordBody] = Field(default_factory=list, max_length=1_000_000)
+    # Whether the agent runs the executor role: one that does not is not behind any epoch.
+    executing: bool = True
 
 
 class HeartbeatAnswer(Message):

@@ -80,6 +80,10 @@ RETRY_FIRST_S = 0.25
 RETRY_MAX_S = 2.0
 
 
+class RoleStopped(RuntimeError):
+    """A deployment sent to an executor role that was stopped (and not started again)."""
+
+
 class Executor:
     def __init__(
         self,
@@ -121,6 +125,11 @@ class Executor:
         # and whether its death is reported home (not for a report itself: it would recur).
         self._background: dict[asyncio.Task[None], tuple[str, int, bool]] = {}
         self._closing = False
+        # The executor role (execution models, docs/configuration.md): started by the home
+        # (POST /circe/role) or by a first deployment; once stopped, it takes no deployment
+        # until started again, and holds no idle task worker.
+        self.running = False
+        self.stopped = False
 
     @property
     def monitor(self) -> Monitor:
@@ -137,10 +146,28 @@ class Executor:
 
     # -- events in ---------------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Start the executor role: it takes deployments and data from now on."""
+        self.running = True
+        self.stopped = False
+
+    async def stop(self) -> int:
+        """Stop the executor role: its work in progress ends, and its idle task workers
+        (the profiler's too: execution profiling leaves them warm) are closed. Returns how
+        many workers were closed."""
+        self.running = False
+        self.stopped = True
+        await self._cancel_background()
+        return await self.runner.release_idle()
+
     async def deploy(self, deployment: Deployment) -> None:
         """Take the controller's mapping (again, with a higher epoch, after a re-mapping);
-        MappingRejected (a ValueError) if it cannot run."""
+        MappingRejected (a ValueError) if it cannot run. A first deployment starts the
+        role (execution model `all`); a stopped role refuses it (RoleStopped)."""
+        if self.stopped:
+            raise RoleStopped(f"the executor role on {self.node} is stopped")
         self._apply(MappingDeployed(deployment, self._clock()))
+        self.running = True
         here = [t for t, node in deployment.mapping.items() if node == self.node]
         if any(t in self.app.tasks and self.app.tasks[t].python for t in here):
             # Interpreter start-up belongs to dispatch, not to the first input's makespan.
@@ -180,6 +207,9 @@ class Executor:
 
     async def close(self) -> None:
         self._closing = True
+        await self._cancel_background()
+
+    async def _cancel_background(self) -> None:
         for task in self._background:
             task.cancel()
         for task in list(self._background):

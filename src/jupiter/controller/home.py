@@ -121,7 +121,7 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
         if not state.registry.beat(beat):
             raise web.HTTPNotFound(text="not an agent of this run")
         state.records.extend(record.model_dump() for record in beat.records)
-        if beat.epoch < state.epoch:
+        if beat.executing and beat.epoch < state.epoch:
             state.on_behind(beat.node)
         done = state.deliveries.done
         release = [input_id for input_id in beat.held if done(input_id)]

@@ -29,6 +29,7 @@ from jupiter.api.client import AgentClient, CallFailed
 from jupiter.api.models import Deployment
 from jupiter.app.spec import App
 from jupiter.circe.state import HOME
+from jupiter.controller.executors import ExecutorRoles
 from jupiter.controller.home import HomeState
 from jupiter.controller.registry import Lost
 from jupiter.errors import RunError
@@ -75,6 +76,7 @@ class Recovery:
         home_url: str,
         inject: Inject,
         injected: Callable[[], list[int]],
+        roles: ExecutorRoles | None = None,
     ) -> None:
         self.state = state
         self.app = app
@@ -84,6 +86,8 @@ class Recovery:
         self._home_url = home_url
         self._inject = inject
         self._injected = injected
+        # Which agents run an executor (execution model `mapped`: not every one).
+        self._roles = roles
         self.changes: list[EpochChange] = []
         self._queue: asyncio.Queue[Lost] = asyncio.Queue()
         # One mapping change at a time, whoever asks for it (a loss, or the controller).
@@ -225,9 +229,14 @@ class Recovery:
         deployment = Deployment(
             mapping=mapping, addresses={**live, HOME: self._home_url}, epoch=current.epoch + 1
         )
+        targets = list(live)
+        if self._roles is not None:
+            # Executors first, where the new mapping needs one that is not there yet.
+            await self._roles.extend(mapping, deployment.epoch)
+            targets = self._roles.targets(live)
         self.state.deployment = deployment
         agents = self._agents()
-        await asyncio.gather(*(self._push(agents, node, deployment) for node in live))
+        await asyncio.gather(*(self._push(agents, node, deployment) for node in targets))
         return deployment
 
     async def _push(self, agents: AgentClient, node: str, deployment: Deployment) -> None:

@@ -38,6 +38,7 @@ from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch, Backend
 from jupiter.controller.conditions import AppliedChange, apply_schedule
 from jupiter.controller.deliveries import FailedInput, OnError
+from jupiter.controller.executors import ExecutorRoles, RoleStart
 from jupiter.controller.home import NO_PROFILE, HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
 from jupiter.controller.recovery import EpochChange, Recovery
@@ -186,6 +187,11 @@ class RunResult:
     task_logs: list[TaskLog] = field(default_factory=list)
     # Changes of emulated conditions applied during the run (controller/conditions.py).
     conditions: list[AppliedChange] = field(default_factory=list)
+    # The execution model, and (mapped) every executor the home started.
+    execution_model: ExecutionModel = "all"
+    executors_started: list[RoleStart] = field(default_factory=list)
+    # Whether the stream ran to its end (the executors' section is then known).
+    stream_done: bool = False
 
     @property
     def makespans(self) -> dict[int, float]:
@@ -220,6 +226,8 @@ class RunContext:
     backpressure_s: float = 0.0
     # Where a gathered or cached profile came from (None: given, or no profiling).
     profile_reuse: ProfileReuse | None = None
+    # Which agents run an executor (the execution model; controller/executors.py).
+    executors: ExecutorRoles | None = None
 
     def lost(self, lost: Lost) -> None:
         """An agent is gone: re-mapped around while streaming, else the run fails."""
@@ -474,6 +482,7 @@ async def _run_phases(
                 seen.cpu_demand = estimate_cpu_demand(
                     schedule, cluster, options.interval, options.max_in_flight
                 )
+            context.executors = ExecutorRoles(options.execution_model, context.agents)
             with timer.phase("dispatch"):
                 await dispatch_phase(context, schedule)
             with timer.phase("stream"):
@@ -482,6 +491,8 @@ async def _run_phases(
                 )
                 stats = await gather_stats(context)
             task_logs = await gather_task_logs(context.session, _alive(context), context.auth)
+            # Model `mapped`: executors stop after the stream, once their records are home.
+            await context.executors.stop(_alive(context))
         except BaseException:
             # Before teardown, while the agents may still answer for their records.
             seen.result = await _partial(context, seen)
@@ -495,6 +506,9 @@ async def _run_phases(
         result.stream_prediction = seen.stream_prediction
         result.cpu_demand = seen.cpu_demand
         result.task_logs = task_logs
+        result.execution_model = options.execution_model
+        result.executors_started = list(context.executors.started)
+        result.stream_done = True
     return result
 
 
@@ -587,8 +601,13 @@ async def dispatch_phase(context: RunContext, schedule: Schedule) -> None:
     deployment = Deployment(
         mapping=schedule.mapping, addresses={**agents.urls, HOME: context.home_url}
     )
+    roles = context.executors
+    nodes = context.cluster.node_names
+    if roles is not None:
+        await roles.dispatch(schedule.mapping, nodes)
+        nodes = roles.targets(nodes)
     context.state.deployment = deployment
-    await asyncio.gather(*(agents.deploy(node, deployment) for node in context.cluster.node_names))
+    await asyncio.gather(*(agents.deploy(node, deployment) for node in nodes))
 
 
 async def stream_phase(
@@ -617,6 +636,7 @@ async def stream_phase(
             context.home_url,
             lambda source, input_id: _inject(context, source, input_id),
             lambda: list(injected_at),
+            roles=context.executors,
         )
     async with contextlib.AsyncExitStack() as stack:
         if recovery is not None:

@@ -25,7 +25,7 @@ REPORT_VERSION = 1
 BACKEND_ONLY = ("outputs_omitted", "backend", "kubernetes")
 # Sections added after report.json's first form: absent (not null) when a run has none, so
 # that a report written before them reads and writes back unchanged.
-ABSENT_WHEN_NULL = ("emulation", "conditions")
+ABSENT_WHEN_NULL = ("emulation", "conditions", "executors")
 
 
 class Part(BaseModel):
@@ -173,6 +173,31 @@ class ConditionRecord(Part):
     source: Literal["request", "schedule"] = Field(
         description="request: POST /home/emulation (`jupiter emulate`); schedule: cluster.yaml "
         "`events:`."
+    )
+
+
+class ExecutorStartRecord(Part):
+    """An executor the home started (execution model `mapped`)."""
+
+    node: str = Field(description="The node it runs on.")
+    at: float = Field(description="Unix time it was started.")
+    epoch: int = Field(
+        description="The mapping epoch that needed it: 0 for the first mapping, higher for "
+        "a re-mapping that moved work onto a node without one."
+    )
+
+
+class ExecutionSection(Part):
+    """Where the executors ran (docs/configuration.md, execution_model)."""
+
+    model: Literal["all", "mapped"] = Field(
+        description="all: an executor on every node; mapped: only on the nodes the mapping "
+        "uses, started after mapping and stopped after the stream."
+    )
+    started: list[ExecutorStartRecord] = Field(
+        default_factory=list,
+        description="mapped: every executor started, in order; empty for all (every "
+        "agent's executor starts with the first deployment).",
     )
 
 
@@ -441,6 +466,11 @@ class Report(Part):
         default=None,
         description="Changes of emulated conditions applied during the run, in order; absent "
         "when there were none.",
+    )
+    executors: ExecutionSection | None = Field(
+        default=None,
+        description="The execution model and the executors it started; null if the run "
+        "failed before its stream ended (absent then).",
     )
     throughput: Throughput = Field(description="The stream's rate.")
     stream_prediction: StreamPredictionSection | None = Field(

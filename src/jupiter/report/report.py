@@ -18,6 +18,8 @@ from jupiter.report.model import (
     ConditionRecord,
     Duplicate,
     EpochRecord,
+    ExecutionSection,
+    ExecutorStartRecord,
     FailedInputRecord,
     InputRecord,
     MakespanSummary,
@@ -140,6 +142,15 @@ def build_report(result: RunResult, mapper: str) -> Report:
             for c in result.conditions
         ]
         or None,
+        executors=ExecutionSection(
+            model=result.execution_model,
+            started=[
+                ExecutorStartRecord(node=s.node, at=s.at, epoch=s.epoch)
+                for s in result.executors_started
+            ],
+        )
+        if result.stream_done
+        else None,
         throughput=throughput(result.injected_at, result.completed_at),
         stream_prediction=stream_section(
             result, throughput(result.injected_at, result.completed_at).per_second
