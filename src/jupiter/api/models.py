@@ -38,6 +38,10 @@ class Deployment(Body):
     mapping: dict[str, str]  # task or source -> node
     addresses: dict[str, str]  # node -> base URL, plus "home"
     epoch: int = Field(default=0, ge=0, lt=2**31)
+    # The first input id this mapping applies to: inputs below it finish on the mapping
+    # they started on (an input boundary). 0: every input not yet done moves to it at once
+    # (the first mapping, and a re-mapping around a lost node).
+    from_input: int = Field(default=0, ge=0, lt=2**53)
 
 
 # -- every server ---------------------------------------------------------------------------
@@ -222,6 +226,8 @@ class HeartbeatAnswer(Message):
     # Inputs every exit output of which reached the home (or that failed): their data and
     # records may go.
     release: list[InputId] = Field(default_factory=list)
+    # Every input below this id is done: mapping epochs only they used may be forgotten.
+    done_below: int = Field(default=0, ge=0, lt=2**53)
 
 
 class ProfileQuery(Body):

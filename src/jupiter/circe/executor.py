@@ -183,10 +183,11 @@ class Executor:
         """The output of `upstream` for `input_id` is in the local store."""
         self._apply(DataArrived(input_id, upstream, self._clock()))
 
-    def release(self, input_ids: list[int]) -> None:
-        """The home is done with these inputs: their data and records here may go."""
-        if input_ids:
-            self._apply(InputsReleased(tuple(input_ids), self._clock()))
+    def release(self, input_ids: list[int], done_below: int = 0) -> None:
+        """The home is done with these inputs (and with every input below `done_below`):
+        their data and records here may go, and the mappings only they used."""
+        if input_ids or done_below > self.state.done_below:
+            self._apply(InputsReleased(tuple(input_ids), self._clock(), done_below))
 
     def store_bytes(self) -> int:
         return self.store.size()

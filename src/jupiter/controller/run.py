@@ -690,6 +690,9 @@ async def _stream(context: RunContext, options: RunOptions, injected_at: dict[in
                 what=f"room to inject input {input_id}",
             )
         await _wait_for_room(context, options, input_id)
+        if context.recovery is not None:
+            # Last before injecting: a mapping switch from this input on must be in place.
+            await context.recovery.at_boundary(input_id)
         injected_at[input_id] = time.time()
         await asyncio.gather(*(_inject(context, source, input_id) for source in app.sources))
         state.inputs_injected += 1

@@ -128,14 +128,22 @@ class EpochRecord(Part):
         description="The task controller's predicted makespan gain of the new mapping, as a "
         "fraction (0.4: 40% less); null for a recovery.",
     )
+    first_input: int | None = Field(
+        default=None,
+        description="The first input id the new mapping applied to. A task controller's "
+        "change takes effect at this input boundary: the inputs before it finished on the "
+        "mapping they started on. A recovery moves every input not done at once: this is "
+        "the oldest then in flight. Null in reports written before it was recorded.",
+    )
     makespan_before: float | None = Field(
         default=None,
-        description="The measured effect: mean makespan of the inputs completed in the 10 s "
-        "before the change (null if none).",
+        description="The measured effect: mean makespan of the completed inputs of the "
+        "previous epoch (from its first input up to this one's); null if none.",
     )
     makespan_after: float | None = Field(
         default=None,
-        description="Mean makespan of the inputs injected after the change (null if none).",
+        description="Mean makespan of the completed inputs of this epoch (from its first "
+        "input up to the next epoch's); null if none.",
     )
 
 
