@@ -42,8 +42,8 @@ from jupiter.planning.settings import (
     LazySettings,
 )
 
-TASK_CPU_S = 0.03
-SLOW_AT_S = 2.0
+TASK_CPU_S = 0.1
+SLOW_AT_S = 4.0
 FACTOR = 5
 RECOVERED_WITHIN = 1.5
 
@@ -76,7 +76,7 @@ def c(inputs, output):
 
 SETTINGS: dict[ControllerMode, ControllerSettings] = {
     "none": ControllerSettings(mode="none"),
-    "lazy": ControllerSettings(mode="lazy", lazy=LazySettings(drift_threshold=2.0, window=5)),
+    "lazy": ControllerSettings(mode="lazy", lazy=LazySettings(drift_threshold=1.3, window=5)),
     "active": ControllerSettings(
         mode="active", active=ActiveSettings(period=1.0, hysteresis=2, gain_threshold=0.2)
     ),
@@ -170,7 +170,7 @@ def _seconds(value: float | None) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--inputs", type=int, default=60)
+    parser.add_argument("--inputs", type=int, default=40)
     args = parser.parse_args()
     configure("error")
     console = Console(width=150)

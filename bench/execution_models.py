@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -40,6 +41,8 @@ from jupiter.profiler.home import ProfileSettings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "anomaly-detection"
 MIB = 1024 * 1024
+INTERVAL_S = 0.25
+HEARTBEAT_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -97,13 +100,30 @@ def _sampler(sampled: list[Memory]):  # type: ignore[no-untyped-def]
     return sample
 
 
+def example_for(cluster: Cluster, scratch: Path) -> Path:
+    """The example, its sources pinned to the same regions' nodes of this cluster (past 100
+    nodes the names have three digits)."""
+    app = scratch / f"app-{len(cluster.nodes)}"
+    if not app.exists():
+        shutil.copytree(EXAMPLE, app)
+        spec = app / "app.yaml"
+        text = spec.read_text()
+        for index in (0, 5, 6):
+            text = text.replace(f"node: n{index:02d}", f"node: {cluster.node_names[index]}")
+        spec.write_text(text)
+    return app
+
+
 def measure(model: ExecutionModel, nodes: int, inputs: int, scratch: Path) -> Figures:
     sampled: list[Memory] = []
+    cluster = Cluster.default(nodes)
     options = RunOptions(
-        app=EXAMPLE,
-        cluster=Cluster.default(nodes),
+        app=example_for(cluster, scratch),
+        cluster=cluster,
         backend=LocalBackend(),
         inputs=inputs,
+        # Paced, so that the stream outlasts reading the memory of 100+ processes.
+        interval=INTERVAL_S,
         max_in_flight=2,
         profiling=True,
         profile_settings=ProfileSettings(network=False),
@@ -111,6 +131,8 @@ def measure(model: ExecutionModel, nodes: int, inputs: int, scratch: Path) -> Fi
         out_dir=scratch / f"{model}-{nodes}",
         execution_model=model,
         on_stream=_sampler(sampled),
+        # 100+ agents on a shared machine: a heartbeat may come late without the agent dying.
+        heartbeat_timeout=HEARTBEAT_TIMEOUT_S,
     )
     result: RunResult = asyncio.run(run(options))
     if not sampled:
@@ -133,7 +155,7 @@ def measure(model: ExecutionModel, nodes: int, inputs: int, scratch: Path) -> Fi
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, nargs="+", default=[16, 106])
-    parser.add_argument("--inputs", type=int, default=10)
+    parser.add_argument("--inputs", type=int, default=40)
     args = parser.parse_args()
     configure("error")
     console = Console(width=150)
