@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from jupiter.api.client import CallFailed
 from jupiter.api.models import RoleStatus
 from jupiter.app.runner import TaskRunner
 from jupiter.app.spec import load_app
@@ -56,6 +57,13 @@ def _roles_mid_stream(seen: dict[str, RoleStatus]):  # type: ignore[no-untyped-d
         agents = context.agents()
         answers = await asyncio.gather(*(agents.role(node) for node in agents.urls))
         seen.update({answer.node: answer for answer in answers})
+        stopped = [a.node for a in answers if not a.running]
+        if stopped and context.state.deployment is not None:
+            # A stopped executor takes no deployment until it is started again.
+            with pytest.raises(CallFailed) as refused:
+                await agents.deploy(stopped[0], context.state.deployment)
+            assert refused.value.status == 409
+            assert not (await agents.role(stopped[0])).running
 
     return observe
 
@@ -141,6 +149,9 @@ def test_a_remapping_onto_a_new_node_starts_an_executor_there(tmp_path: Path) ->
         out_dir=tmp_path / "out",
         execution_model="mapped",
         on_stream=kill_the_only_executor,
+        # The kill is reported at once by the launcher; a late heartbeat on a loaded host
+        # must not count as a second loss.
+        heartbeat_timeout=10.0,
     )
     result: RunResult = asyncio.run(run(options))
     assert sorted(result.outputs) == list(range(12))
