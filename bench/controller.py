@@ -12,7 +12,7 @@ time (max_in_flight 1), so each makespan is the chain's own time. Printed per co
 - when the first change came, seconds after the slowdown, and the epochs it made;
 - every output checked against the chain's expected one, each (input, exit) exactly once.
 
-Figures are on the host's clock (ratios do not depend on it). The run is time-dilated
+Figures are in emulated seconds (host seconds over the dilation). The run is time-dilated
 (`--time-dilation`, 3 by default): a slowed node's tasks hold their slot for 5x their CPU
 time, but never less than their wall time, and on a loaded host the wall time of a small
 task can exceed several times its CPU time, hiding most of the slowdown.
@@ -160,12 +160,13 @@ def measure(mode: ControllerMode, inputs: int, folder: Path, dilation: float) ->
     before = [spans[k] for k in spans if result.completed_at[k] < slow_at]
     during = [spans[k] for k in spans if slow_at <= result.injected_at[k] < first]
     after = [spans[k] for k in spans if result.injected_at[k] > last]
+    # Reported in emulated seconds, as report.json does under time dilation.
     return Figures(
         mode=mode,
-        before=statistics.median(before),
-        during=statistics.median(during) if during else None,
-        after=statistics.median(after) if after else None,
-        first_change_s=first - slow_at if changes else None,
+        before=statistics.median(before) / dilation,
+        during=statistics.median(during) / dilation if during else None,
+        after=statistics.median(after) / dilation if after else None,
+        first_change_s=(first - slow_at) / dilation if changes else None,
         epochs=len(changes),
         exactly_once=exactly_once,
     )
