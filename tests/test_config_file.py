@@ -206,6 +206,64 @@ def test_the_execution_profilers_nodes_come_from_the_file(
     assert settings.execution_per_class == section.get("execution_per_class", 2)
 
 
+@pytest.fixture
+def run_options_seen(monkeypatch: pytest.MonkeyPatch) -> list[RunOptions]:
+    """The RunOptions `jupiter run` would run with (the run itself is not started)."""
+    import jupiter.cli.run as cli_run
+
+    seen: list[RunOptions] = []
+    monkeypatch.setattr(cli_run, "execute", lambda options, *args, **kwargs: seen.append(options))
+    return seen
+
+
+def test_controller_and_execution_model_from_the_file_and_flags_over_it(
+    app: Path,
+    here: Path,
+    capsys: pytest.CaptureFixture[str],
+    run_options_seen: list[RunOptions],
+) -> None:
+    (here / "jupiter.yaml").write_text(
+        "controller: {mode: lazy, lazy: {window: 4}}\nexecution_model: mapped\n"
+    )
+    assert run_cli([str(app), "--dry-run"]) == 0
+    table = settings_table(capsys.readouterr().out)
+    assert table["controller.mode"] == ("lazy", "jupiter.yaml")
+    assert table["execution_model"] == ("mapped", "jupiter.yaml")
+    assert run_cli([str(app), "--out", str(here / "a")]) == 0
+    options = run_options_seen.pop()
+    assert (options.controller.mode, options.execution_model) == ("lazy", "mapped")
+    assert options.controller.lazy.window == 4
+    # The flags win over the file; the file's thresholds stay.
+    flags = ["--controller", "active", "--execution-model", "all"]
+    assert run_cli([str(app), "--dry-run", *flags]) == 0
+    table = settings_table(capsys.readouterr().out)
+    assert table["controller.mode"] == ("active", "flag")
+    assert table["execution_model"] == ("all", "flag")
+    assert run_cli([str(app), "--out", str(here / "b"), *flags]) == 0
+    options = run_options_seen.pop()
+    assert (options.controller.mode, options.execution_model) == ("active", "all")
+    assert options.controller.lazy.window == 4
+    # Neither file nor flag: the defaults.
+    assert run_cli([str(app), "--no-config", "--out", str(here / "c")]) == 0
+    options = run_options_seen.pop()
+    assert (options.controller.mode, options.execution_model) == ("none", "all")
+
+
+def test_kubernetes_refuses_the_files_controller_naming_its_field(
+    app: Path, here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (here / "jupiter.yaml").write_text("controller: {mode: active}\n")
+    assert run_cli([str(app), "--backend", "kubernetes", "--dry-run"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "error: jupiter.yaml: controller.mode: not available with --backend kubernetes yet"
+    ]
+    flags = ["--backend", "kubernetes", "--no-config", "--controller", "lazy"]
+    assert run_cli([str(app), *flags]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["error: --controller: not available with --backend kubernetes yet"]
+
+
 def test_the_profiler_section_covers_every_profile_setting() -> None:
     section = set(ConfigFile.model_fields["profiler"].annotation.model_fields)  # type: ignore[union-attr]
     assert section >= PROFILE_FIELDS, PROFILE_FIELDS - section
@@ -249,7 +307,6 @@ def _fifo(path: Path) -> None:
             "profiler: {strategy: guess}\n",
             "jupiter.yaml: profiler.strategy: input should be 'auto',",
         ),
-        ("execution_model: mapped\n", "execution_model: execution model 'mapped' is not"),
         (
             "profiler: {execution: sometimes}\n",
             "jupiter.yaml: profiler.execution: expected true, false, per-class or every-node, "

@@ -54,6 +54,7 @@ PATHS = [
     "/circe/inject/9007199254740992/numbers",
     paths.CIRCE_STATS,
     paths.CIRCE_STATUS,
+    paths.CIRCE_ROLE,
     paths.PROFILER_NETWORK,
     "/profiler/network?wait=first&timeout=nan",
     "/profiler/network?wait=first&timeout=-1",

@@ -44,6 +44,7 @@ async def beat_until_stopped(
             store_bytes=executor.store_bytes(),
             held=state.held_inputs,
             records=[TaskRecordBody.model_validate(r.to_dict()) for r in shipped],
+            executing=executor.running,
         )
         try:
             answer = await call(
@@ -56,6 +57,6 @@ async def beat_until_stopped(
         else:
             misses = 0
             del state.finished_records[: len(shipped)]
-            executor.release(answer.release)
+            executor.release(answer.release, answer.done_below)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -19,6 +19,8 @@ from jupiter.api.models import (
     Noted,
     Registered,
     Registration,
+    RoleChange,
+    RoleStatus,
     Stats,
     Status,
     Stopping,
@@ -142,6 +144,15 @@ class AgentClient:
 
     async def wave_appoint(self, node: str, appointment: WaveAppointment) -> WaveAppointed:
         return await self._call("POST", node, paths.WAVE_APPOINT, WaveAppointed, appointment)
+
+    # -- the executor role (execution model mapped) ----------------------------------------
+
+    async def role(self, node: str) -> RoleStatus:
+        return await self._call("GET", node, paths.CIRCE_ROLE, RoleStatus)
+
+    async def set_role(self, node: str, running: bool) -> RoleStatus:
+        body = RoleChange(running=running)
+        return await self._call("POST", node, paths.CIRCE_ROLE, RoleStatus, body)
 
     # -- the profiler ----------------------------------------------------------------------
 

@@ -38,6 +38,10 @@ class Deployment(Body):
     mapping: dict[str, str]  # task or source -> node
     addresses: dict[str, str]  # node -> base URL, plus "home"
     epoch: int = Field(default=0, ge=0, lt=2**31)
+    # The first input id this mapping applies to: inputs below it finish on the mapping
+    # they started on (an input boundary). 0: every input not yet done moves to it at once
+    # (the first mapping, and a re-mapping around a lost node).
+    from_input: int = Field(default=0, ge=0, lt=2**53)
 
 
 # -- every server ---------------------------------------------------------------------------
@@ -136,6 +140,23 @@ class Status(Message):
     failed: int
 
 
+class RoleChange(Message):
+    """POST /circe/role: start (running: true) or stop (false) this agent's executor role."""
+
+    running: bool
+
+
+class RoleStatus(Message):
+    """GET and POST /circe/role: whether the executor role runs here, and what it holds."""
+
+    node: str
+    running: bool
+    # The deployment epoch it runs (-1: none yet).
+    epoch: int = Field(ge=-1, lt=2**31)
+    # Task worker processes alive on this node (warm Python interpreters).
+    task_workers: int = Field(ge=0)
+
+
 # -- home -----------------------------------------------------------------------------------
 
 
@@ -194,6 +215,8 @@ class Heartbeat(Message):
     store_bytes: int = Field(ge=0)
     held: list[InputId] = Field(default_factory=list, max_length=1_000_000)
     records: list[TaskRecordBody] = Field(default_factory=list, max_length=1_000_000)
+    # Whether the agent runs the executor role: one that does not is not behind any epoch.
+    executing: bool = True
 
 
 class HeartbeatAnswer(Message):
@@ -203,6 +226,8 @@ class HeartbeatAnswer(Message):
     # Inputs every exit output of which reached the home (or that failed): their data and
     # records may go.
     release: list[InputId] = Field(default_factory=list)
+    # Every input below this id is done: mapping epochs only they used may be forgotten.
+    done_below: int = Field(default=0, ge=0, lt=2**53)
 
 
 class ProfileQuery(Body):

@@ -27,6 +27,9 @@ CIRCE_INJECT = "/circe/inject/{input_id}/{producer}"
 CIRCE_STATS = "/circe/stats"
 CIRCE_STATUS = "/circe/status"
 CIRCE_LOGS = "/circe/logs"
+# The executor role on this agent: GET reads whether it runs, POST starts or stops it
+# (execution model `mapped`: only the nodes the mapping uses run one).
+CIRCE_ROLE = "/circe/role"
 
 # -- profiler (agent) -----------------------------------------------------------------------
 PROFILER_NETWORK = "/profiler/network"

@@ -442,6 +442,20 @@ class TaskRunner:
                     os.close(end)
                 self._lifeline = None
 
+    @property
+    def workers(self) -> int:
+        """Python worker processes alive now, idle or busy."""
+        return len(self._workers)
+
+    async def release_idle(self) -> int:
+        """Close the idle Python workers (a busy one finishes its run and stays); the next
+        Python task starts a fresh one. Returns how many were closed."""
+        idle = list(self._idle)
+        self._idle.clear()
+        self._workers.difference_update(idle)
+        await asyncio.gather(*(worker.close() for worker in idle))
+        return len(idle)
+
     async def warm_up(self) -> None:
         """Start the Python workers now, so that the first task does not pay their start-up."""
         if self._slots is None or self._closed:

@@ -80,6 +80,10 @@ RETRY_FIRST_S = 0.25
 RETRY_MAX_S = 2.0
 
 
+class RoleStopped(RuntimeError):
+    """A deployment sent to an executor role that was stopped (and not started again)."""
+
+
 class Executor:
     def __init__(
         self,
@@ -124,6 +128,11 @@ class Executor:
         # and whether its death is reported home (not for a report itself: it would recur).
         self._background: dict[asyncio.Task[None], tuple[str, int, bool]] = {}
         self._closing = False
+        # The executor role (execution models, docs/configuration.md): started by the home
+        # (POST /circe/role) or by a first deployment; once stopped, it takes no deployment
+        # until started again, and holds no idle task worker.
+        self.running = False
+        self.stopped = False
 
     @property
     def monitor(self) -> Monitor:
@@ -140,10 +149,28 @@ class Executor:
 
     # -- events in ---------------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Start the executor role: it takes deployments and data from now on."""
+        self.running = True
+        self.stopped = False
+
+    async def stop(self) -> int:
+        """Stop the executor role: its work in progress ends, and its idle task workers
+        (the profiler's too: execution profiling leaves them warm) are closed. Returns how
+        many workers were closed."""
+        self.running = False
+        self.stopped = True
+        await self._cancel_background()
+        return await self.runner.release_idle()
+
     async def deploy(self, deployment: Deployment) -> None:
         """Take the controller's mapping (again, with a higher epoch, after a re-mapping);
-        MappingRejected (a ValueError) if it cannot run."""
+        MappingRejected (a ValueError) if it cannot run. A first deployment starts the
+        role (execution model `all`); a stopped role refuses it (RoleStopped)."""
+        if self.stopped:
+            raise RoleStopped(f"the executor role on {self.node} is stopped")
         self._apply(MappingDeployed(deployment, self._clock()))
+        self.running = True
         here = [t for t, node in deployment.mapping.items() if node == self.node]
         if any(t in self.app.tasks and self.app.tasks[t].python for t in here):
             # Interpreter start-up belongs to dispatch, not to the first input's makespan.
@@ -159,10 +186,11 @@ class Executor:
         """The output of `upstream` for `input_id` is in the local store."""
         self._apply(DataArrived(input_id, upstream, self._clock()))
 
-    def release(self, input_ids: list[int]) -> None:
-        """The home is done with these inputs: their data and records here may go."""
-        if input_ids:
-            self._apply(InputsReleased(tuple(input_ids), self._clock()))
+    def release(self, input_ids: list[int], done_below: int = 0) -> None:
+        """The home is done with these inputs (and with every input below `done_below`):
+        their data and records here may go, and the mappings only they used."""
+        if input_ids or done_below > self.state.done_below:
+            self._apply(InputsReleased(tuple(input_ids), self._clock(), done_below))
 
     def store_bytes(self) -> int:
         return self.store.size()
@@ -183,6 +211,9 @@ class Executor:
 
     async def close(self) -> None:
         self._closing = True
+        await self._cancel_background()
+
+    async def _cancel_background(self) -> None:
         for task in self._background:
             task.cancel()
         for task in list(self._background):

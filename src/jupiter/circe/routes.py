@@ -5,9 +5,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from jupiter.api import paths
-from jupiter.api.models import Deployed, Deployment, Injected, Stats, Status, Stored
+from jupiter.api.models import (
+    Deployed,
+    Deployment,
+    Injected,
+    RoleChange,
+    RoleStatus,
+    Stats,
+    Status,
+    Stored,
+)
 from jupiter.api.reading import answer, input_id, read_body
-from jupiter.circe.executor import Executor
+from jupiter.circe.executor import Executor, RoleStopped
 from jupiter.circe.transfer import receive_file, receive_paced
 
 
@@ -28,6 +37,9 @@ def circe_routes(executor: Executor, max_body_bytes: int) -> list[web.RouteDef]:
         deployment = await read_body(request, Deployment)
         try:
             await executor.deploy(deployment)
+        except RoleStopped as error:
+            message = f"{error}: start it first (POST {paths.CIRCE_ROLE})"
+            raise web.HTTPConflict(text=message) from None
         except (KeyError, ValueError) as error:
             # A mapping that names unknown nodes or tasks: the executor says which.
             raise web.HTTPBadRequest(text=f"bad deployment: {error}") from None
@@ -67,7 +79,28 @@ def circe_routes(executor: Executor, max_body_bytes: int) -> list[web.RouteDef]:
             Status(node=executor.node, deployed=executor.deployment is not None, **counts)
         )
 
+    def role_status() -> RoleStatus:
+        return RoleStatus(
+            node=executor.node,
+            running=executor.running,
+            epoch=executor.state.epoch,
+            task_workers=executor.runner.workers,
+        )
+
+    async def role(request: web.Request) -> web.Response:
+        return answer(role_status())
+
+    async def change_role(request: web.Request) -> web.Response:
+        body = await read_body(request, RoleChange)
+        if body.running:
+            executor.start()
+        else:
+            await executor.stop()
+        return answer(role_status())
+
     return [
+        web.get(paths.CIRCE_ROLE, role),
+        web.post(paths.CIRCE_ROLE, change_role),
         web.post(paths.CIRCE_DEPLOY, deploy),
         web.put(paths.CIRCE_DATA, data),
         web.put(paths.CIRCE_INJECT, inject),

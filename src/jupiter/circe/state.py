@@ -15,6 +15,13 @@ task run or a send ended) and carries out the actions it returns, in order:
 - `ReportFailure`: tell the home a task (or the delivery of its output) failed.
 - `ForgetInput`: delete an input's data from the store: the home has all of it.
 
+Mapping epochs. Each deployment names the first input id it applies to (`from_input`); an
+input runs on the newest epoch whose first input is at most its id: the epoch in force when
+it was injected. A switch from input k on (the task controller's) leaves the inputs below k
+exactly as they were; one from input 0 (a re-mapping around a lost node) moves every input
+not done. The mapping of every epoch an input may still use is kept, until the home's
+`done_below` (every input below it is done) says none can.
+
 Recovery. Every output made here is *retained* until the home says its input is done
 (`InputsReleased`, from the heartbeat answer): until then a node that dies can be replaced.
 A re-mapping arrives as a deployment with a higher epoch; the state then resends every output
@@ -136,10 +143,13 @@ class SendFailed:
 
 @dataclass(frozen=True)
 class InputsReleased:
-    """The home has every exit output of these inputs (or gave up on them): forget them."""
+    """The home has every exit output of these inputs (or gave up on them): forget them.
+    `done_below`: every input below it is done, here or elsewhere, so the mapping epochs
+    that only such inputs use may be forgotten too."""
 
     input_ids: tuple[int, ...]
     at: float
+    done_below: int = 0
 
 
 Event = (
@@ -204,7 +214,12 @@ class ExecutorState:
         self.slots = slots
         self.send_window = send_window
         self.monitor = Monitor(node)
+        # The newest deployment; and every mapping epoch some input may still use, oldest
+        # first, as (epoch, first input id, mapping). An input uses the newest epoch whose
+        # first input is at most its id: the epoch in force when it was injected.
         self.deployment: Deployment | None = None
+        self._epochs: list[tuple[int, int, dict[str, str]]] = []
+        self.done_below = 0
         # (producer, input id) outputs already taken in: a resent file must not run twice.
         self._received: set[tuple[str, int]] = set()
         self._injected: set[tuple[str, int]] = set()
@@ -271,6 +286,15 @@ class ExecutorState:
         return -1 if self.deployment is None else self.deployment.epoch
 
     @property
+    def live_epochs(self) -> list[int]:
+        """The mapping epochs kept: the newest, and each older one an input may still use."""
+        return [epoch for epoch, _, _ in self._epochs]
+
+    def epoch_of(self, input_id: int) -> int:
+        """The mapping epoch input `input_id` runs on here."""
+        return self._epoch_entry(input_id)[0]
+
+    @property
     def held_inputs(self) -> list[int]:
         """Inputs this node still keeps anything of (data, pending work, records)."""
         live = set(self._held) | {k for _, k in self._running} | {k for _, k in self._arrived}
@@ -311,11 +335,14 @@ class ExecutorState:
         if missing:
             raise MappingRejected(f"deployment has no address for {sorted(missing)}")
         self.deployment = deployment
-        return [] if current is None else self._remapped(event.at)
+        self._epochs.append((deployment.epoch, deployment.from_input, dict(deployment.mapping)))
+        self._forget_epochs()
+        return [] if current is None else self._remapped(event.at, deployment.from_input)
 
-    def _remapped(self, at: float) -> list[Action]:
-        """A new mapping epoch: reroute what is queued, resend what moved, take in what came."""
-        mapping = self._mapping()
+    def _remapped(self, at: float, from_input: int) -> list[Action]:
+        """A new mapping epoch, for inputs from `from_input` on: for those of them already
+        here, reroute what is queued, resend what moved, take in what came. Inputs below it
+        go on as they were, on the mapping they started on."""
         # Queued sends no destination wants any more (their node lost its tasks) go.
         for outbox in self._outboxes.values():
             kept = [send for send in outbox if self._wanted(send)]
@@ -323,12 +350,14 @@ class ExecutorState:
             outbox.extend(kept)
         # Work waiting here for tasks that moved away is theirs now.
         self._arrived = {
-            key: have for key, have in self._arrived.items() if mapping[key[0]] == self.node
+            key: have
+            for key, have in self._arrived.items()
+            if self._mapping(key[1])[key[0]] == self.node
         }
-        self._ready = [entry for entry in self._ready if mapping[entry[2]] == self.node]
+        self._ready = [e for e in self._ready if self._mapping(e[3])[e[2]] == self.node]
         heapq.heapify(self._ready)
         actions: list[Action] = []
-        for input_id in sorted(self._held):
+        for input_id in sorted(k for k in self._held if k >= from_input):
             # Tasks moved here count the data already held for them.
             for producer in sorted(self._held[input_id]):
                 self._count_for_children(producer, input_id, at)
@@ -338,7 +367,7 @@ class ExecutorState:
         return actions + self._fill_slots()
 
     def _injected_input(self, event: InputInjected) -> list[Action]:
-        self._mapping()
+        self._mapping(event.input_id)
         key = (event.source, event.input_id)
         if event.source not in self.app.sources:
             raise InvalidEvent(f"{event.source!r} is not a source of app {self.app.name!r}")
@@ -352,7 +381,7 @@ class ExecutorState:
         return self._ship(event.source, event.input_id, event.at) + self._fill_slots()
 
     def _data_arrived(self, event: DataArrived) -> list[Action]:
-        self._mapping()
+        self._mapping(event.input_id)
         self._take_in(event.producer, event.input_id, event.at)
         return self._fill_slots()
 
@@ -410,6 +439,9 @@ class ExecutorState:
 
     def _inputs_released(self, event: InputsReleased) -> list[Action]:
         actions: list[Action] = []
+        if event.done_below > self.done_below:
+            self.done_below = event.done_below
+            self._forget_epochs()
         for input_id in event.input_ids:
             if input_id in self._released:
                 continue
@@ -435,16 +467,40 @@ class ExecutorState:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _mapping(self) -> dict[str, str]:
-        if self.deployment is None:
+    def _mapping(self, input_id: int) -> dict[str, str]:
+        """The mapping input `input_id` runs on."""
+        return self._epoch_entry(input_id)[2]
+
+    def _epoch_entry(self, input_id: int) -> tuple[int, int, dict[str, str]]:
+        if not self._epochs:
             raise InvalidEvent("no mapping deployed on this node yet")
-        return self.deployment.mapping
+        for entry in reversed(self._epochs):
+            if entry[1] <= input_id:
+                return entry
+        # Below every epoch kept: the input is done (its epoch was forgotten); whatever
+        # still comes for it follows the oldest kept, and the home keeps first copies.
+        return self._epochs[0]
+
+    def _forget_epochs(self) -> None:
+        """Drop the epochs no input can use any more: an epoch covers the inputs from its
+        first one up to the first one of any later epoch; once those are all done (below
+        `done_below`), or if there are none, it goes. The newest always stays."""
+        kept: list[tuple[int, int, dict[str, str]]] = []
+        for i, entry in enumerate(self._epochs):
+            later = self._epochs[i + 1 :]
+            if later:
+                end = min(first for _, first, _ in later)
+                if end <= entry[1] or end <= self.done_below:
+                    continue
+            kept.append(entry)
+        self._epochs = kept
 
     def _wanted(self, send: SendOutput) -> bool:
-        """Does the current mapping still need this output at this destination?"""
+        """Does its input's mapping still need this output at this destination?"""
         if send.input_id in self._released:
             return False
-        return send.destination in self._destinations(send.producer, self._mapping())
+        mapping = self._mapping(send.input_id)
+        return send.destination in self._destinations(send.producer, mapping)
 
     def _hold(self, producer: str, input_id: int, made: bool) -> None:
         self._held.setdefault(input_id, set()).add(producer)
@@ -466,7 +522,7 @@ class ExecutorState:
         self._count_for_children(producer, input_id, at)
 
     def _count_for_children(self, producer: str, input_id: int, at: float) -> None:
-        mapping = self._mapping()
+        mapping = self._mapping(input_id)
         done = self._done.get(input_id, set())
         for child in self.app.downstream(producer):
             if mapping[child] != self.node or child in done or (child, input_id) in self._running:
@@ -491,7 +547,7 @@ class ExecutorState:
         `only_new`: after a re-mapping, only the destinations not sent to before."""
         actions: list[Action] = []
         sent = self._sent.setdefault((producer, input_id), set())
-        for destination in sorted(self._destinations(producer, self._mapping())):
+        for destination in sorted(self._destinations(producer, self._mapping(input_id))):
             if destination == self.node:
                 self._take_in(producer, input_id, at)
             elif not (only_new and destination in sent):

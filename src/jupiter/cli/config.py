@@ -8,8 +8,9 @@ Paths in the file are relative to the file's folder.
 `ConfiguredCommand` applies the file to the command's parameters after click has parsed
 them (click says which were given on the command line) and before the command runs; the
 settings no flag carries (the mapper's parameters, the controller's thresholds, the
-profiler's sizes and intervals, the execution model) reach RunOptions through
-`apply_file_settings`. Every chosen setting keeps where it came from, for `--dry-run`.
+profiler's sizes and intervals) reach RunOptions through `apply_file_settings`, with the
+controller's mode and the execution model (flags of their own: --controller,
+--execution-model). Every chosen setting keeps where it came from, for `--dry-run`.
 """
 
 from __future__ import annotations
@@ -327,6 +328,8 @@ _FLAGS = (
     _Flag("stream", "task_timeout", "task_timeout"),
     _Flag("stream", "retries", "retries"),
     _Flag("controller", "recovery", "recovery"),
+    _Flag("controller", "mode", "controller"),
+    _Flag("execution_model", "", "execution_model"),
     _Flag("profiler", "timeout", "profile_timeout"),
     _Flag("profiler", "enabled", "no_profile", lambda enabled: not enabled),
     _Flag("profiler", "profile", "profile_file"),
@@ -396,13 +399,18 @@ def choose(ctx: click.Context, path: Path | None, config: ConfigFile | None) -> 
     for flag in _FLAGS:
         if flag.parameter not in ctx.params:
             continue  # a flag of another command (this table is `jupiter run`'s)
-        section = getattr(chosen.config, flag.section)
-        name = f"{flag.section}.{flag.name}"
+        # A top-level field (execution_model) is its own section, with no name inside it.
+        holder, field_name = (
+            (chosen.config, flag.section)
+            if not flag.name
+            else (getattr(chosen.config, flag.section), flag.name)
+        )
+        name = f"{flag.section}.{flag.name}" if flag.name else flag.section
         chosen.flagged.add(name)
         if flag.parameter in given or flag.parameter in yielding:
             source = FLAG
-        elif config is not None and flag.name in section.model_fields_set:
-            ctx.params[flag.parameter] = flag.to_parameter(getattr(section, flag.name))
+        elif config is not None and field_name in holder.model_fields_set:
+            ctx.params[flag.parameter] = flag.to_parameter(getattr(holder, field_name))
             source = from_file
         else:
             source = DEFAULT
@@ -418,9 +426,10 @@ def _shown(flag: _Flag, value: Any) -> Any:
 
 def _file_only(config: ConfigFile, flagged: set[str]) -> list[tuple[str, Any, bool]]:
     """(name, value, set in the file) of each setting that no flag carries."""
-    found: list[tuple[str, Any, bool]] = [
-        ("execution_model", config.execution_model, "execution_model" in config.model_fields_set)
-    ]
+    found: list[tuple[str, Any, bool]] = []
+    if "execution_model" not in flagged:
+        was_set = "execution_model" in config.model_fields_set
+        found.append(("execution_model", config.execution_model, was_set))
     for section_name in ("mapper", "controller", "profiler"):
         section = getattr(config, section_name)
         section_set = section_name in config.model_fields_set
@@ -455,10 +464,13 @@ def apply_file_settings(options: RunOptions, chosen: ChosenSettings) -> RunOptio
     return dataclasses.replace(
         options,
         mapper_parameters=dict(config.mapper.parameters),
+        # --controller and --execution-model, where this command has them, beat the file.
         controller=ControllerSettings(
-            mode=controller.mode, lazy=controller.lazy, active=controller.active
+            mode=chosen.values.get("controller.mode", controller.mode),
+            lazy=controller.lazy,
+            active=controller.active,
         ),
-        execution_model=config.execution_model,
+        execution_model=chosen.values.get("execution_model", config.execution_model),
         heartbeat_timeout=controller.heartbeat_timeout,
         backpressure_queue=controller.backpressure.queue,
         backpressure_bytes=controller.backpressure.bytes,

@@ -28,6 +28,7 @@ from jupiter.errors import RunError, SpecError
 from jupiter.k8s.settings import RunSettings
 from jupiter.logs import DEFAULT_LEVEL, LEVELS, configure
 from jupiter.mapper.registry import BUILTIN
+from jupiter.planning.settings import ControllerMode, ExecutionModel
 from jupiter.profiler.cache import CacheMode
 from jupiter.profiler.home import ProfileSettings
 from jupiter.profiler.model import Profile
@@ -280,6 +281,22 @@ def run_options(function: click.decorators.FC) -> click.decorators.FC:
     "it held; --no-recovery: a lost agent fails the run.",
 )
 @click.option(
+    "--controller",
+    type=click.Choice(["none", "lazy", "active"]),
+    default="none",
+    show_default=True,
+    help="The task controller: lazy re-maps when makespans drift above the prediction; "
+    "active re-maps periodically from refreshed figures (docs/configuration.md).",
+)
+@click.option(
+    "--execution-model",
+    type=click.Choice(["all", "mapped"]),
+    default="all",
+    show_default=True,
+    help="all: an executor on every node; mapped: executors only on the nodes the mapping "
+    "uses, started after mapping and stopped after the stream.",
+)
+@click.option(
     "--time-dilation",
     "time_dilation",
     default="1",
@@ -327,6 +344,8 @@ def run_command(
     home_address: str | None,
     tls: bool | None,
     recovery: bool,
+    controller: ControllerMode,
+    execution_model: ExecutionModel,
     time_dilation: str,
     control_file: Path,
     config_file: Path | None,
@@ -352,9 +371,12 @@ def run_command(
             "--time-dilation": dilation != 1.0,
             "--sizes": sizes is not None,
             "--profile cached": profile_cache == "cached",
+            "--controller": controller != "none",
+            "--execution-model": execution_model != "all",
         }
         for flag, given_flag in not_on_k8s.items():
             if given_flag:
+                _refuse_from_file(settings, flag)
                 # The home's Job does not take these yet; app.yaml's timeout/retries do apply.
                 raise SpecError(None, flag, "not available with --backend kubernetes yet")
         # The home's Job takes only the flags above; the file's other settings would be lost.
@@ -459,6 +481,16 @@ def run_command(
         return
     with claimed_out_dir(out_dir, force=force, app=app, command="run"):
         execute(options, report_dir, quiet, log_level)
+
+
+# The flags whose value may come from jupiter.yaml: refused there, the file's field is named.
+_FILE_FIELDS = {"--controller": "controller.mode", "--execution-model": "execution_model"}
+
+
+def _refuse_from_file(settings: ChosenSettings, flag: str) -> None:
+    name = _FILE_FIELDS.get(flag)
+    if name is not None and settings.source(name) not in ("default", "flag"):
+        raise SpecError(settings.path, name, "not available with --backend kubernetes yet")
 
 
 def show_dry_run(options: RunOptions, settings: ChosenSettings) -> None:

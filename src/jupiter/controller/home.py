@@ -84,6 +84,14 @@ class HomeState:
         self.conditions = ConditionControl(lambda: self.registry.urls)
         # The distributed WAVE's ledger while `--mapper wave-distributed` maps.
         self.wave = WaveLedgerService()
+        self._done_below = 0
+
+    def done_below(self) -> int:
+        """The lowest input id not done yet: every input below it is (agents may then forget
+        the mapping epochs only those inputs used)."""
+        while self._done_below < self.inputs_injected and self.deliveries.done(self._done_below):
+            self._done_below += 1
+        return self._done_below
 
     @property
     def epoch(self) -> int:
@@ -125,11 +133,14 @@ def home_routes(state: HomeState) -> list[web.RouteDef]:
         if not state.registry.beat(beat):
             raise web.HTTPNotFound(text="not an agent of this run")
         state.records.extend(record.model_dump() for record in beat.records)
-        if beat.epoch < state.epoch:
+        if beat.executing and beat.epoch < state.epoch:
             state.on_behind(beat.node)
         done = state.deliveries.done
         release = [input_id for input_id in beat.held if done(input_id)]
-        return answer(HeartbeatAnswer(epoch=state.epoch, release=release))
+        answered = HeartbeatAnswer(
+            epoch=state.epoch, release=release, done_below=state.done_below()
+        )
+        return answer(answered)
 
     async def profile(request: web.Request) -> web.Response:
         """The run's Profile as one JSON document (as `Profile.save` writes it).

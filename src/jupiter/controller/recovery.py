@@ -29,6 +29,7 @@ from jupiter.api.client import AgentClient, CallFailed
 from jupiter.api.models import Deployment
 from jupiter.app.spec import App
 from jupiter.circe.state import HOME
+from jupiter.controller.executors import ExecutorRoles
 from jupiter.controller.home import HomeState
 from jupiter.controller.registry import Lost
 from jupiter.errors import RunError
@@ -62,6 +63,10 @@ class EpochChange:
     trigger: str = "recovery"
     # The controller's predicted makespan gain of the new mapping (None for a recovery).
     predicted_gain: float | None = None
+    # The first input id the new mapping applied to: for the controller, the next input
+    # injected (those before finish on their mapping); for a recovery, the oldest input in
+    # flight (every input not done moves at once).
+    first_input: int | None = None
 
 
 class Recovery:
@@ -75,6 +80,7 @@ class Recovery:
         home_url: str,
         inject: Inject,
         injected: Callable[[], list[int]],
+        roles: ExecutorRoles | None = None,
     ) -> None:
         self.state = state
         self.app = app
@@ -84,11 +90,17 @@ class Recovery:
         self._home_url = home_url
         self._inject = inject
         self._injected = injected
+        # Which agents run an executor (execution model `mapped`: not every one).
+        self._roles = roles
         self.changes: list[EpochChange] = []
         self._queue: asyncio.Queue[Lost] = asyncio.Queue()
         # One mapping change at a time, whoever asks for it (a loss, or the controller).
         self._changing = asyncio.Lock()
         self._catching_up: set[str] = set()
+        # While the controller's switch from input k on is being pushed: k. The stream
+        # holds input k (and later ones) until every agent has the new epoch.
+        self._boundary: int | None = None
+        self._pushed = asyncio.Event()
 
     # -- what the home reports ---------------------------------------------------------------
 
@@ -104,6 +116,12 @@ class Recovery:
         self._catching_up.add(node)
         task = asyncio.ensure_future(self._catch_up(node, self.state.deployment))
         task.add_done_callback(lambda _: self._catching_up.discard(node))
+
+    async def at_boundary(self, input_id: int) -> None:
+        """Return once input `input_id` may be injected: not while a mapping that applies
+        to it is still on its way to the agents."""
+        while self._boundary is not None and self._boundary <= input_id:
+            await self._pushed.wait()
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -151,9 +169,11 @@ class Recovery:
         except (PartialScheduleError, ScheduleError) as error:
             raise RunError(f"agent {names} lost; no re-mapping around it: {error}") from None
         mapping = dict(schedule.mapping)
-        deployment = await self._push_epoch(mapping, current)
+        # From input 0: every input not done moves at once (the lost node held its work).
+        deployment = await self._push_epoch(mapping, current, from_input=0)
         moved = {t: (current.mapping[t], mapping[t]) for t in displaced}
-        in_flight = [k for k in self._injected() if not self.state.deliveries.done(k)]
+        injected = self._injected()
+        in_flight = [k for k in injected if not self.state.deliveries.done(k)]
         now, clock = time.time(), time.monotonic()
         change = EpochChange(
             epoch=deployment.epoch,
@@ -165,6 +185,7 @@ class Recovery:
             remap_s=time.monotonic() - began,
             moved=moved,
             in_flight=in_flight,
+            first_input=min(in_flight, default=len(injected)),
         )
         self.changes.append(change)
         log.warning(
@@ -183,8 +204,9 @@ class Recovery:
         self, mapping: dict[str, str], trigger: str, reason: str, gain: float
     ) -> EpochChange | None:
         """The task controller's new mapping for live agents, as the next epoch; None if it
-        moves nothing. In-flight inputs follow it as after a loss: outputs already made are
-        resent where the new mapping needs them, and the home keeps first copies."""
+        moves nothing. It takes effect at an input boundary: inputs from the next one
+        injected on use it, those already injected finish on the mapping they started on
+        (the stream holds the next input until every agent has the new epoch)."""
         async with self._changing:
             current = self.state.deployment
             assert current is not None, "the controller starts after dispatch"
@@ -194,7 +216,15 @@ class Recovery:
             if not moved:
                 return None
             began = time.monotonic()
-            deployment = await self._push_epoch(mapping, current)
+            # Set before any await: the stream checks it right before it injects.
+            first = len(self._injected())
+            self._boundary = first
+            self._pushed.clear()
+            try:
+                deployment = await self._push_epoch(mapping, current, from_input=first)
+            finally:
+                self._boundary = None
+                self._pushed.set()
             now = time.time()
             change = EpochChange(
                 epoch=deployment.epoch,
@@ -208,6 +238,7 @@ class Recovery:
                 in_flight=[k for k in self._injected() if not self.state.deliveries.done(k)],
                 trigger=trigger,
                 predicted_gain=gain,
+                first_input=first,
             )
             self.changes.append(change)
             log.warning(
@@ -215,19 +246,30 @@ class Recovery:
             )
             return change
 
-    async def _push_epoch(self, mapping: dict[str, str], current: Deployment) -> Deployment:
-        """`mapping` as the next epoch: the desired state, pushed to every live agent."""
+    async def _push_epoch(
+        self, mapping: dict[str, str], current: Deployment, from_input: int
+    ) -> Deployment:
+        """`mapping` as the next epoch, for inputs from `from_input` on: the desired state,
+        pushed to every live agent."""
         live = {
             n: url
             for n, url in self.state.registry.urls.items()
             if n not in self.state.registry.lost
         }
         deployment = Deployment(
-            mapping=mapping, addresses={**live, HOME: self._home_url}, epoch=current.epoch + 1
+            mapping=mapping,
+            addresses={**live, HOME: self._home_url},
+            epoch=current.epoch + 1,
+            from_input=from_input,
         )
+        targets = list(live)
+        if self._roles is not None:
+            # Executors first, where the new mapping needs one that is not there yet.
+            await self._roles.extend(mapping, deployment.epoch)
+            targets = self._roles.targets(live)
         self.state.deployment = deployment
         agents = self._agents()
-        await asyncio.gather(*(self._push(agents, node, deployment) for node in live))
+        await asyncio.gather(*(self._push(agents, node, deployment) for node in targets))
         return deployment
 
     async def _push(self, agents: AgentClient, node: str, deployment: Deployment) -> None:

@@ -39,6 +39,7 @@ from jupiter.cluster.spec import Cluster
 from jupiter.controller.backend import AgentLaunch, Backend
 from jupiter.controller.conditions import AppliedChange, apply_schedule
 from jupiter.controller.deliveries import FailedInput, OnError
+from jupiter.controller.executors import ExecutorRoles, RoleStart
 from jupiter.controller.home import NO_PROFILE, HomeState, home_server
 from jupiter.controller.phases import PhaseTimer
 from jupiter.controller.recovery import EpochChange, Recovery
@@ -206,6 +207,11 @@ class RunResult:
     # The execution profile's figures refined by the run's task records (profiler/refine.py);
     # None without an execution profile.
     figures: RuntimeFigures | None = None
+    # The execution model, and (mapped) every executor the home started.
+    execution_model: ExecutionModel = "all"
+    executors_started: list[RoleStart] = field(default_factory=list)
+    # Whether the stream ran to its end (the executors' section is then known).
+    stream_done: bool = False
 
     @property
     def makespans(self) -> dict[int, float]:
@@ -242,6 +248,8 @@ class RunContext:
     profile_reuse: ProfileReuse | None = None
     # The run's mutual TLS (None: plain HTTP).
     tls: RunTls | None = None
+    # Which agents run an executor (the execution model; controller/executors.py).
+    executors: ExecutorRoles | None = None
 
     def lost(self, lost: Lost) -> None:
         """An agent is gone: re-mapped around while streaming, else the run fails."""
@@ -542,6 +550,7 @@ async def _run_phases(
                     options.max_in_flight,
                     busy_elsewhere=options.busy_elsewhere,
                 )
+            context.executors = ExecutorRoles(options.execution_model, context.agents)
             with timer.phase("dispatch"):
                 await dispatch_phase(context, schedule)
             with timer.phase("stream"):
@@ -556,6 +565,8 @@ async def _run_phases(
                 )
                 stats = await gather_stats(context)
             task_logs = await gather_task_logs(context.session, _alive(context), context.auth)
+            # Model `mapped`: executors stop after the stream, once their records are home.
+            await context.executors.stop(_alive(context))
         except BaseException:
             # Before teardown, while the agents may still answer for their records.
             seen.result = await _partial(context, seen)
@@ -571,6 +582,9 @@ async def _run_phases(
         result.cpu_demand = seen.cpu_demand
         result.task_logs = task_logs
         result.wave = seen.wave
+        result.execution_model = options.execution_model
+        result.executors_started = list(context.executors.started)
+        result.stream_done = True
     return result
 
 
@@ -677,8 +691,13 @@ async def dispatch_phase(context: RunContext, schedule: Schedule) -> None:
     deployment = Deployment(
         mapping=schedule.mapping, addresses={**agents.urls, HOME: context.home_url}
     )
+    roles = context.executors
+    nodes = context.cluster.node_names
+    if roles is not None:
+        await roles.dispatch(schedule.mapping, nodes)
+        nodes = roles.targets(nodes)
     context.state.deployment = deployment
-    await asyncio.gather(*(agents.deploy(node, deployment) for node in context.cluster.node_names))
+    await asyncio.gather(*(agents.deploy(node, deployment) for node in nodes))
 
 
 async def stream_phase(
@@ -708,6 +727,7 @@ async def stream_phase(
             context.home_url,
             lambda source, input_id: _inject(context, source, input_id),
             lambda: list(injected_at),
+            roles=context.executors,
         )
     async with contextlib.AsyncExitStack() as stack:
         if recovery is not None:
@@ -762,6 +782,9 @@ async def _stream(context: RunContext, options: RunOptions, injected_at: dict[in
                 what=f"room to inject input {input_id}",
             )
         await _wait_for_room(context, options, input_id)
+        if context.recovery is not None:
+            # Last before injecting: a mapping switch from this input on must be in place.
+            await context.recovery.at_boundary(input_id)
         injected_at[input_id] = time.time()
         await asyncio.gather(*(_inject(context, source, input_id) for source in app.sources))
         state.inputs_injected += 1

@@ -16,7 +16,9 @@ ratio like the factor (`NodeFactors.scaled`).
   makespan gain beats `gain_threshold` on `hysteresis` attempts in a row (so that it does
   not flap on noise).
 
-After a change it waits for `window` inputs under the new mapping before judging again.
+A change takes effect at an input boundary (recovery.py `adopt`): inputs from the next one
+injected use it. The controller judges each mapping on its own inputs only, and after a
+change waits for `window` of them before judging again.
 """
 
 from __future__ import annotations
@@ -145,8 +147,8 @@ class TaskController:
             problem.compute, alpha=settings.active.ewma_alpha
         )
         self._streak = 0
-        # Inputs completed when the current mapping took over: it is judged on those after.
-        self._since = 0
+        # The first input of the current mapping: it is judged on those from it on.
+        self._first = 0
         self._baseline: float | None = None
 
     async def run(self) -> None:
@@ -166,9 +168,8 @@ class TaskController:
     async def step(self) -> None:
         self.factors.learn(self.state.records, self.problem.compute)
         self.figures.learn(self.state.records)
-        done = self._completed_makespans()
+        recent = self._completed_makespans()
         window = self.settings.lazy.window
-        recent = done[self._since :]
         if len(recent) < window:
             return  # not enough of the current mapping seen yet
         if self._baseline is None:
@@ -181,16 +182,15 @@ class TaskController:
                 f"makespan drifted to {mean:.3f} s over the last {window} inputs, "
                 f"{mean / self._baseline:.1f}x the {self._baseline:.3f} s baseline"
             )
-            await self._remap("lazy", reason, minimum_gain=0.0, done=len(done))
+            await self._remap("lazy", reason, minimum_gain=0.0)
         else:
             await self._remap(
                 "active",
                 "periodic re-mapping from the refreshed figures",
                 minimum_gain=self.settings.active.gain_threshold,
-                done=len(done),
             )
 
-    async def _remap(self, trigger: str, reason: str, minimum_gain: float, done: int) -> None:
+    async def _remap(self, trigger: str, reason: str, minimum_gain: float) -> None:
         current = self.state.deployment
         if current is None:
             return
@@ -215,15 +215,15 @@ class TaskController:
             gain,
         )
         if change is not None:
-            self._since = done
+            self._first = change.first_input or 0
             self._baseline = None
 
     def _completed_makespans(self) -> list[float]:
-        """Makespans of the completed inputs, in order of completion."""
+        """Makespans of the completed inputs of the current mapping, in order of completion."""
         deliveries = self.state.deliveries
         finished = [
             (deliveries.completed_at(k), deliveries.completed_at(k) - began)
             for k, began in list(self.injected_at.items())
-            if deliveries.succeeded(k)
+            if k >= self._first and deliveries.succeeded(k)
         ]
         return [makespan for _, makespan in sorted(finished)]

@@ -1,9 +1,9 @@
 """Run settings shared by the configuration file (cli/config.py) and the run (controller/):
 the task controller's section, the execution model, and a mapper's parameters.
 
-The `mapped` execution model is not built yet: its setting is validated and carried, and
-`check_available` refuses it with one line, so that a jupiter.yaml written for it fails
-before anything starts instead of being half-honoured.
+`check_available` refuses, with one line, a controller or an execution model that is valid
+but not built (none at present), so that a jupiter.yaml written for it fails before anything
+starts instead of being half-honoured.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ ControllerMode = Literal["none", "lazy", "active"]
 ExecutionModel = Literal["all", "mapped"]
 
 AVAILABLE_CONTROLLERS: tuple[ControllerMode, ...] = ("none", "lazy", "active")
-AVAILABLE_EXECUTION_MODELS: tuple[ExecutionModel, ...] = ("all",)
+AVAILABLE_EXECUTION_MODELS: tuple[ExecutionModel, ...] = ("all", "mapped")
 
 # The keywords every built-in mapper takes for a partial schedule: the run's, not the user's.
 _RUN_KEYWORDS = frozenset({"problem", "existing", "exclude"})

@@ -57,6 +57,7 @@ def in_emulated_time(result: RunResult) -> RunResult:
             )
             for c in result.conditions
         ],
+        executors_started=[dataclasses.replace(s, at=at(s.at)) for s in result.executors_started],
     )
 
 

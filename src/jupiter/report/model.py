@@ -25,7 +25,7 @@ REPORT_VERSION = 1
 BACKEND_ONLY = ("outputs_omitted", "backend", "kubernetes")
 # Sections added after report.json's first form: absent (not null) when a run has none, so
 # that a report written before them reads and writes back unchanged.
-ABSENT_WHEN_NULL = ("emulation", "conditions", "dag", "wave", "execution_profile")
+ABSENT_WHEN_NULL = ("emulation", "conditions", "dag", "wave", "execution_profile", "executors")
 
 
 class Part(BaseModel):
@@ -174,14 +174,22 @@ class EpochRecord(Part):
         description="The task controller's predicted makespan gain of the new mapping, as a "
         "fraction (0.4: 40% less); null for a recovery.",
     )
+    first_input: int | None = Field(
+        default=None,
+        description="The first input id the new mapping applied to. A task controller's "
+        "change takes effect at this input boundary: the inputs before it finished on the "
+        "mapping they started on. A recovery moves every input not done at once: this is "
+        "the oldest then in flight. Null in reports written before it was recorded.",
+    )
     makespan_before: float | None = Field(
         default=None,
-        description="The measured effect: mean makespan of the inputs completed in the 10 s "
-        "before the change (null if none).",
+        description="The measured effect: mean makespan of the completed inputs of the "
+        "previous epoch (from its first input up to this one's); null if none.",
     )
     makespan_after: float | None = Field(
         default=None,
-        description="Mean makespan of the inputs injected after the change (null if none).",
+        description="Mean makespan of the completed inputs of this epoch (from its first "
+        "input up to the next epoch's); null if none.",
     )
 
 
@@ -219,6 +227,31 @@ class ConditionRecord(Part):
     source: Literal["request", "schedule"] = Field(
         description="request: POST /home/emulation (`jupiter emulate`); schedule: cluster.yaml "
         "`events:`."
+    )
+
+
+class ExecutorStartRecord(Part):
+    """An executor the home started (execution model `mapped`)."""
+
+    node: str = Field(description="The node it runs on.")
+    at: float = Field(description="Unix time it was started.")
+    epoch: int = Field(
+        description="The mapping epoch that needed it: 0 for the first mapping, higher for "
+        "a re-mapping that moved work onto a node without one."
+    )
+
+
+class ExecutionSection(Part):
+    """Where the executors ran (docs/configuration.md, execution_model)."""
+
+    model: Literal["all", "mapped"] = Field(
+        description="all: an executor on every node; mapped: only on the nodes the mapping "
+        "uses, started after mapping and stopped after the stream."
+    )
+    started: list[ExecutorStartRecord] = Field(
+        default_factory=list,
+        description="mapped: every executor started, in order; empty for all (every "
+        "agent's executor starts with the first deployment).",
     )
 
 
@@ -541,6 +574,11 @@ class Report(Part):
         default=None,
         description="The distributed WAVE's decisions and messages; absent unless the run "
         "mapped with --mapper wave-distributed.",
+    )
+    executors: ExecutionSection | None = Field(
+        default=None,
+        description="The execution model and the executors it started; null if the run "
+        "failed before its stream ended (absent then).",
     )
     throughput: Throughput = Field(description="The stream's rate.")
     stream_prediction: StreamPredictionSection | None = Field(

@@ -20,6 +20,8 @@ from jupiter.report.model import (
     ConditionRecord,
     Duplicate,
     EpochRecord,
+    ExecutionSection,
+    ExecutorStartRecord,
     FailedInputRecord,
     InputRecord,
     MakespanSummary,
@@ -137,9 +139,10 @@ def build_report(result: RunResult, mapper: str) -> Report:
                     reinjected=c.reinjected,
                     trigger=c.trigger,
                     predicted_gain=c.predicted_gain,
-                    **_effect(result, c.at),
+                    first_input=c.first_input,
+                    **_effect(result, i),
                 )
-                for c in result.recovery
+                for i, c in enumerate(result.recovery)
             ],
             replayed_inputs=sorted({k for c in result.recovery for k in c.in_flight}),
         ),
@@ -158,6 +161,15 @@ def build_report(result: RunResult, mapper: str) -> Report:
         ]
         or None,
         wave=wave_section(result.wave),
+        executors=ExecutionSection(
+            model=result.execution_model,
+            started=[
+                ExecutorStartRecord(node=s.node, at=s.at, epoch=s.epoch)
+                for s in result.executors_started
+            ],
+        )
+        if result.stream_done
+        else None,
         throughput=throughput(result.injected_at, result.completed_at),
         stream_prediction=stream_section(
             result, throughput(result.injected_at, result.completed_at).per_second
@@ -189,11 +201,15 @@ def wave_section(outcome: WaveOutcome | None) -> WaveSection | None:
     )
 
 
-def _effect(result: RunResult, at: float) -> dict[str, float | None]:
-    """Mean makespans just before a mapping change and after it: its measured effect."""
+def _effect(result: RunResult, index: int) -> dict[str, float | None]:
+    """The measured effect of the `index`-th mapping change: mean makespans of the inputs
+    of the epoch before it and of its own (each epoch's inputs run from its first input up
+    to the next epoch's)."""
+    firsts = [0] + [c.first_input or 0 for c in result.recovery] + [len(result.injected_at)]
     spans = result.makespans
-    before = [m for k, m in spans.items() if at - 10.0 <= result.completed_at[k] < at]
-    after = [m for k, m in spans.items() if result.injected_at[k] > at]
+    # Epoch index+1 is change `index`; its inputs: [firsts[index+1], firsts[index+2]).
+    before = [m for k, m in spans.items() if firsts[index] <= k < firsts[index + 1]]
+    after = [m for k, m in spans.items() if firsts[index + 1] <= k < firsts[index + 2]]
     return {
         "makespan_before": statistics.fmean(before) if before else None,
         "makespan_after": statistics.fmean(after) if after else None,
