@@ -160,7 +160,7 @@ def test_a_remapping_onto_a_new_node_starts_an_executor_there(tmp_path: Path) ->
         assert got == expected_outputs(app, k), f"input {k}"
     assert result.duplicates == []
     # Only the mapped node ran an executor before; the others had none.
-    assert [n for n, role in before.items() if not role.running] == sorted(
+    assert sorted(n for n, role in before.items() if not role.running) == sorted(
         set(before) - set(killed)
     )
     (change,) = result.recovery

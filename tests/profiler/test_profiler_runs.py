@@ -24,12 +24,12 @@ pytestmark = pytest.mark.e2e
 
 KIB = 1024
 
-# Inputs enter on `src`, a node too slow to compute on; `fast` computes four times as fast as
+# Inputs enter on `src`, a node far too slow to compute on; `fast` computes four times as fast as
 # `slow` (a margin that host contention, which inflates `fast`'s wall time, does not close),
 # and every link is quick, until SLOWED makes src -> fast a 2 Mbit/s link.
 THREE_NODES = """
 nodes:
-  - {name: src, region: rs, speed: 0.1}
+  - {name: src, region: rs, speed: 0.05}
   - {name: fast, region: rp, speed: 1.0}
   - {name: slow, region: rq, speed: 0.25}
 regions: [{key: rs}, {key: rp}, {key: rq}]
