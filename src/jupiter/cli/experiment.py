@@ -112,17 +112,17 @@ def table1_command(
         if plotting:
             write_plot(rows, out_dir, title)
 
-    console = Console(quiet=quiet)
     with experiment_bars(settings, quiet) as bars:
         experiment = Table1Run(settings, out_dir, on_rows=write, phases=bars, runs=bars)
         rows = experiment.execute()
     if not quiet:
-        console.print(summary_table(rows))
-    console.print(f"wrote {out_dir / CSV_NAME}, {out_dir / MD_NAME}; reports in {out_dir / 'runs'}")
+        Console().print(summary_table(rows))
+    # Paths whole, never wrapped: people copy them.
+    click.echo(f"wrote {out_dir / CSV_NAME}, {out_dir / MD_NAME}; reports in {out_dir / 'runs'}")
     if plotting:
-        console.print(f"wrote {out_dir / PNG_NAME}")
+        click.echo(f"wrote {out_dir / PNG_NAME}")
     else:
-        console.print(
+        click.echo(
             f"no {PNG_NAME}: matplotlib is not installed "
             "(from a checkout: pip install -e '.[plot]')"
         )
