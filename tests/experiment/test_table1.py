@@ -73,6 +73,9 @@ def test_quick_table1_writes_csv_md_png_and_the_runs_reports(
         for column, value in expected.items():
             assert float(row[column]) == pytest.approx(value, abs=1e-4), column
             assert value > 0, column
+        lost = {node for epoch in report["recovery"]["epochs"] for node in epoch["lost"]}
+        assert int(row["agents_lost"]) == len(lost)
+        assert float(row["host_load"]) >= 0
         assert len(report["inputs"]) == 2
         assert len(report["mapping"]) == int(row["tasks"]) + 1  # the tasks and the source
         # The profile is taken in parts of the profile phase.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,6 +110,11 @@ class Table1Row:
     stream_s: float | None = None
     teardown_s: float | None = None
     whole_run_s: float | None = None
+    # What disturbed the figures: agents the home lost while streaming (re-mapped around,
+    # typically heartbeats starved on an overloaded host), and the host's 1-minute load
+    # average when the run ended.
+    agents_lost: int = 0
+    host_load: float | None = None
     error: str | None = None
     report: str | None = None
 
@@ -133,9 +139,18 @@ def row_from_report(tasks: int, nodes: int, inputs: int, report: Report, where: 
         stream_s=phases.get("stream"),
         teardown_s=phases.get("teardown"),
         whole_run_s=sum(phases.values()) if phases else None,
+        agents_lost=len({node for epoch in report.recovery.epochs for node in epoch.lost}),
+        host_load=host_load(),
         error=report.error,
         report=where,
     )
+
+
+def host_load() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
 
 
 class RunsProgress(Protocol):
@@ -209,6 +224,7 @@ class Table1Run:
                     inputs=settings.inputs,
                     status="failed",
                     whole_run_s=time.monotonic() - began,
+                    host_load=host_load(),
                     error=str(error),
                 )
             result = partial

@@ -31,7 +31,16 @@ MODULES: tuple[tuple[str, str], ...] = (
     ("whole_run_s", "whole run"),
 )
 HEADINGS = dict(MODULES) | {"profile_s": "profile (whole phase)"}
-MD_COLUMNS = ("M", "depth", "nodes", "inputs", *(heading for _, heading in MODULES), "status")
+MD_COLUMNS = (
+    "M",
+    "depth",
+    "nodes",
+    "inputs",
+    *(heading for _, heading in MODULES),
+    "agents lost",
+    "host load",
+    "status",
+)
 
 WHAT_EACH_IS = """\
 What each column is (all seconds, wall clock, from the run's own report.json):
@@ -50,6 +59,9 @@ What each column is (all seconds, wall clock, from the run's own report.json):
 - **teardown**: `phases.teardown`, every agent stopped and its work dir removed.
 - **whole run**: the sum of the run's phases (deploy, profile, map, dispatch, stream,
   teardown); `profile` also holds the resource probe and is in the CSV as `profile_s`.
+- **agents lost**: agents the home lost while streaming and re-mapped around (on an
+  overloaded host, agents whose heartbeats were starved); the stream's figures include the
+  recovery. **host load**: the host's 1-minute load average when the run ended.
 """
 
 
@@ -95,6 +107,7 @@ def ours_table(rows: list[Table1Row]) -> list[str]:
     for row in rows:
         cells = [str(row.tasks), str(row.depth), str(row.nodes), str(row.inputs)]
         cells += [seconds(getattr(row, name)) for name, _ in MODULES]
+        cells += [str(row.agents_lost), "–" if row.host_load is None else f"{row.host_load:.1f}"]
         cells.append(row.status if row.error is None else f"{row.status}: {row.error}")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
