@@ -47,7 +47,10 @@ def write_plot(rows: list[Table1Row], out: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     # A run that did not complete is drawn as far as it got, and says so.
-    labels = [f"M={row.tasks}" + ("" if row.status == "completed" else f"\n({row.status})") for row in rows]
+    labels = [
+        f"M={row.tasks}" + ("" if row.status == "completed" else f"\n({row.status})")
+        for row in rows
+    ]
     figure, axes = plt.subplots(figsize=(9, 4.5), layout="constrained")
     bottoms = [0.0] * len(rows)
     for (name, label), colour in zip(STACK, COLOURS, strict=True):
