@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "generate-app": "jupiter.cli.generate:generate_app_command",
     "import-wfcommons": "jupiter.cli.generate:import_wfcommons_command",
     "logs": "jupiter.cli.logs:logs_command",
+    "experiment": "jupiter.cli.experiment:experiment_group",
 }
 
 
