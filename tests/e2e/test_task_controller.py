@@ -94,7 +94,7 @@ def test_the_controller_moves_tasks_off_a_slowed_node(
     assert changes and all(c.lost == [] for c in changes)
     # Lazy may move what it knows is slow first, and the rest once it drifts again.
     assert all(c.predicted_gain is not None and c.predicted_gain > 0 for c in changes)
-    change = changes[-1]
+    first, change = changes[0], changes[-1]
     # Off the slowed node: every task that moved came from n0, and none went back.
     moves = [move for c in changes for move in c.moved.values()]
     assert moves and all(old == "n0" != new for old, new in moves)
@@ -103,13 +103,14 @@ def test_the_controller_moves_tasks_off_a_slowed_node(
         result.makespans[k]
         for k in sorted(result.makespans)
         if result.injected_at[k] > result.injected_at[0] + SLOW_AT_S
-        and result.completed_at[k] < change.at
+        and result.completed_at[k] < first.at
     ]
     after = [
         result.makespans[k] for k in sorted(result.makespans) if result.injected_at[k] > change.at
     ]
     assert slowed and len(after) >= 5
-    # Slowed, the chain took about 5x longer; after the move, it is back near its start.
+    # Slowed, the chain took about 5x longer; after the last move (a change may move part
+    # of the chain first), it is back near its start.
     assert statistics.median(slowed) > 2.5 * statistics.median(makespans[:5])
     assert statistics.median(after) < 2.0 * statistics.median(makespans[:5])
 

@@ -10,8 +10,9 @@ figure learned from enough runs in place of the planned one, relative to its nod
 ratio like the factor (`NodeFactors.scaled`).
 
 - lazy: when the mean makespan of the last `window` inputs exceeds `drift_threshold` times
-  the baseline (the mapping's own first `window` inputs, or the prediction if that is
-  larger), re-map on the refreshed problem and adopt the result if it predicts any gain.
+  the baseline (the first mapping's first `window` inputs, or the prediction if that is
+  larger; it stays through later changes), re-map on the refreshed problem and adopt the
+  result if it predicts any gain.
 - active: every `period` seconds, re-map on the refreshed problem; adopt when the predicted
   makespan gain beats `gain_threshold` on `hysteresis` attempts in a row (so that it does
   not flap on noise).
@@ -215,8 +216,10 @@ class TaskController:
             gain,
         )
         if change is not None:
+            # The baseline stays the healthy one: a change that fixed only part of a drift
+            # (a task's own figure learns more slowly than its node's factor) is judged
+            # against it and followed by another, not taken as the new normal.
             self._first = change.first_input or 0
-            self._baseline = None
 
     def _completed_makespans(self) -> list[float]:
         """Makespans of the completed inputs of the current mapping, in order of completion."""
