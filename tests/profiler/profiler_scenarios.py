@@ -6,18 +6,8 @@ from pathlib import Path
 
 import yaml
 
-# Four regions of two nodes; every link between regions has its own latency and bandwidth,
-# one pair is asymmetric, and node speeds span 4x.
-UNEVEN_CLUSTER = """
-nodes:
-  - {name: a1, region: ra, speed: 1.0}
-  - {name: a2, region: ra, speed: 0.5}
-  - {name: b1, region: rb, speed: 1.0}
-  - {name: b2, region: rb, speed: 0.25}
-  - {name: c1, region: rc, speed: 0.8}
-  - {name: c2, region: rc, speed: 1.0}
-  - {name: d1, region: rd, speed: 1.0}
-  - {name: d2, region: rd, speed: 0.5}
+# The four regions and their links, shared by the uneven clusters below and elsewhere.
+UNEVEN_LINKS = """
 regions: [{key: ra}, {key: rb}, {key: rc}, {key: rd}]
 links:
   - {from: ra, to: ra, rtt_ms: 4, bandwidth_mbps: 400}
@@ -32,6 +22,24 @@ links:
   - {from: rb, to: rd, rtt_ms: 100, bandwidth_mbps: 64}
   - {from: rc, to: rd, rtt_ms: 60, bandwidth_mbps: 32}
 """
+
+# Four regions of two nodes; every link between regions has its own latency and bandwidth,
+# one pair is asymmetric, and node speeds span 4x.
+UNEVEN_CLUSTER = (
+    """
+nodes:
+  - {name: a1, region: ra, speed: 1.0}
+  - {name: a2, region: ra, speed: 0.5}
+  - {name: b1, region: rb, speed: 1.0}
+  - {name: b2, region: rb, speed: 0.25}
+  - {name: c1, region: rc, speed: 0.8}
+  - {name: c2, region: rc, speed: 1.0}
+  - {name: d1, region: rd, speed: 1.0}
+  - {name: d2, region: rd, speed: 0.5}
+"""
+    + UNEVEN_LINKS
+)
+
 
 # The tasks compute (spin on their thread's CPU clock) rather than sleep: an emulated node's
 # speed stretches CPU time, and a sleep is a wait that no node speed shortens.

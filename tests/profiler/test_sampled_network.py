@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from profiler_scenarios import write_app, write_cluster
+from profiler_scenarios import UNEVEN_LINKS, write_app, write_cluster
 
 from jupiter.app.spec import load_app
 from jupiter.backends.agents import local_agents
@@ -35,7 +35,8 @@ KIB = 1024
 SIZES = [4 * KIB, 32 * KIB, 256 * KIB, 1024 * KIB]
 DILATION = 3.0
 
-UNEVEN_16 = """
+UNEVEN_16 = (
+    """
 nodes:
   - {name: a1, region: ra}
   - {name: a2, region: ra}
@@ -53,20 +54,9 @@ nodes:
   - {name: c3, region: rc}
   - {name: d1, region: rd}
   - {name: d2, region: rd}
-regions: [{key: ra}, {key: rb}, {key: rc}, {key: rd}]
-links:
-  - {from: ra, to: ra, rtt_ms: 4, bandwidth_mbps: 400}
-  - {from: rb, to: rb, rtt_ms: 4, bandwidth_mbps: 400}
-  - {from: rc, to: rc, rtt_ms: 4, bandwidth_mbps: 400}
-  - {from: rd, to: rd, rtt_ms: 4, bandwidth_mbps: 400}
-  - {from: ra, to: rb, rtt_ms: 30, bandwidth_mbps: 200}
-  - {from: ra, to: rc, rtt_ms: 80, bandwidth_mbps: 80}
-  - {from: ra, to: rd, rtt_ms: 140, bandwidth_mbps: 40}
-  - {from: rd, to: ra, rtt_ms: 160, bandwidth_mbps: 24}
-  - {from: rb, to: rc, rtt_ms: 50, bandwidth_mbps: 160}
-  - {from: rb, to: rd, rtt_ms: 100, bandwidth_mbps: 64}
-  - {from: rc, to: rd, rtt_ms: 60, bandwidth_mbps: 32}
 """
+    + UNEVEN_LINKS
+)
 
 
 @dataclass
