@@ -51,8 +51,10 @@ def execution_profile_line(section: ExecutionProfileSection | None) -> str | Non
     timed = sum(len(nodes) for nodes in section.timed.values())
     nodes = sum(len(members) for members in section.classes.values())
     counts = ", ".join(f"{count} {source}" for source, count in sorted(section.counts.items()))
+    classes = len(section.classes)
     taken = (
-        f"{section.nodes}, {timed} of {nodes} nodes timed ({len(section.classes)} classes)"
+        f"{section.nodes}, {timed} of {nodes} nodes timed "
+        f"({classes} {'class' if classes == 1 else 'classes'})"
         if section.nodes is not None
         else "every node"
     )
