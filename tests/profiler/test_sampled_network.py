@@ -118,8 +118,13 @@ def test_each_link_says_what_was_measured_and_what_inferred(observed: Observed) 
     representatives = {
         tuple(link) for links in inference.representatives.values() for link in links
     }
-    # Two representatives for every ordered region pair (ra..rd hold two nodes or more).
-    assert all(len(links) == 2 for links in inference.representatives.values())
+    # Three representatives for every ordered region pair, each from another sender (rd
+    # holds two nodes: two senders, two representatives).
+    groups = inference.groups
+    for pair, links in inference.representatives.items():
+        sender_group = pair.split("->")[0]
+        assert len(links) == min(3, len(groups[sender_group])), pair
+        assert len({a for a, _ in links}) == len(links), pair
     assert len(inference.representatives) == 16
     counts = {"measured": 0, "inferred": 0}
     for a, row in observed.profile.links.items():

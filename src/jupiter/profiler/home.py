@@ -134,7 +134,7 @@ class ProfileSettings:
     # probed for bandwidth per ordered group pair, the fraction of latency links held out
     # of the fit to measure its error, and the seed of every random choice.
     latency_peers: int = 8
-    representatives: int = 2
+    representatives: int = 3
     held_out: float = 0.2
     seed: int = 0
 

@@ -319,7 +319,8 @@ def _any_fit(measured: dict[str, dict[str, LinkProfile]]) -> list[LinkProfile]:
 def _bandwidth_models(
     measured: dict[str, dict[str, LinkProfile]], plan: SampledPlan, group_of: dict[str, str]
 ) -> dict[tuple[str, str], _GroupModel]:
-    """Per ordered group pair, the mean per-byte terms of its resolved representatives."""
+    """Per ordered group pair, the median per-byte terms of its resolved representatives
+    (the median: one representative whose probes met a busy host does not move it)."""
     found: dict[tuple[str, str], list[LinkProfile]] = defaultdict(list)
     for a, b in plan.representative_links:
         fit = measured.get(a, {}).get(b)
@@ -327,8 +328,8 @@ def _bandwidth_models(
             found[(group_of[a], group_of[b])].append(fit)
     return {
         pair: _GroupModel(
-            q=float(np.mean([fit.q for fit in fits])),
-            r=float(np.mean([fit.r for fit in fits])),
+            q=float(np.median([fit.q for fit in fits])),
+            r=float(np.median([fit.r for fit in fits])),
             sizes=sorted({size for fit in fits for size in fit.sizes}),
         )
         for pair, fits in found.items()
