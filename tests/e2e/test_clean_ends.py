@@ -30,6 +30,8 @@ from jupiter.cli import main
 from jupiter.cli.outdir import MARKER, claim_out_dir
 from jupiter.errors import SpecError
 
+from .home_processes import jupiter
+
 REFUSAL = "already holds outputs of an earlier run; give another folder or --force to clear it"
 
 
@@ -74,39 +76,6 @@ def detaching_app(root: Path, seconds: str, samples: int = 3) -> Path:
     }
     (root / "app.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     return root
-
-
-_started: list[subprocess.Popen[bytes]] = []
-
-
-@pytest.fixture(autouse=True)
-def homes_stopped() -> Iterator[None]:
-    """A test that fails half-way still stops the `jupiter` it started (with SIGINT, so that
-    it stops what it started in turn)."""
-    yield
-    while _started:
-        home = _started.pop()
-        if home.poll() is None:
-            home.send_signal(signal.SIGINT)
-            try:
-                home.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                home.kill()
-                home.communicate()
-
-
-def jupiter(tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
-    """`jupiter ARGS` in its own process, its temp files under tmp_path/tmp."""
-    temp = tmp_path / "tmp"
-    temp.mkdir(exist_ok=True)
-    home = subprocess.Popen(
-        [sys.executable, "-m", "jupiter", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "TMPDIR": str(temp)},
-    )
-    _started.append(home)
-    return home
 
 
 def start_run(

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import stat
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ from jupiter.controller.run import RunContext, RunOptions, run
 from jupiter.report.report import build_report
 
 from .apps import write_dag_app
+from .home_processes import jupiter as jupiter_process
 
 SPIN = """
 
@@ -239,35 +238,10 @@ def test_slowing_without_emulation_is_refused_with_409(tmp_path: Path) -> None:
 
 # -- `jupiter run` + `jupiter emulate` -----------------------------------------------------
 
-_started: list[subprocess.Popen[bytes]] = []
-
-
-@pytest.fixture(autouse=True)
-def homes_stopped() -> Iterator[None]:
-    yield
-    while _started:
-        home = _started.pop()
-        if home.poll() is None:
-            home.send_signal(signal.SIGINT)
-            try:
-                home.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                home.kill()
-                home.communicate()
-
 
 def jupiter(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
-    temp = cwd / "tmp"
-    temp.mkdir(exist_ok=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupiter", *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "TMPDIR": str(temp)},
-    )
-    _started.append(process)
-    return process
+    """`jupiter ARGS` run from `cwd`, where it writes its run file (.jupiter/run.json)."""
+    return jupiter_process(cwd, *args, cwd=cwd)
 
 
 def emulate(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
