@@ -81,6 +81,10 @@ def test_both_models_complete_the_examples(
         backend=LocalBackend(),
         inputs=INPUTS,
         max_in_flight=2,
+        # Paced, so that the stream outlasts the observer's look at every agent's role (a
+        # diamond's inputs take milliseconds: unpaced, the stream could end, and cancel the
+        # observer, before its answers came back).
+        interval=0.1,
         # Profiled: execution profiling warms a task worker on every node, and the mapped
         # model must close those of the nodes that run no executor.
         profiling=True,
