@@ -8,16 +8,15 @@ its work costs while its wall time grows with the contention.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from cpu_affinity import pinned_to_one_core
 from jupiter.app.runner import TaskRunner
 from jupiter.app.spec import App
 from jupiter.cluster.compute import emulated_compute
@@ -118,18 +117,6 @@ def test_a_command_task_reports_the_cpu_of_its_shell_and_what_it_waited_for(
     assert 0.5 <= runs["nested"][1] / runs["loop"][1] <= 2.0
     wall, cpu = runs["sleeper"]
     assert wall >= 0.3 and cpu < 0.05
-
-
-@contextlib.contextmanager
-def pinned_to_one_core() -> Iterator[int]:
-    """This thread (and every process it starts) on one core; restored on leaving."""
-    before = os.sched_getaffinity(0)
-    core = min(before)
-    os.sched_setaffinity(0, {core})
-    try:
-        yield core
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 def test_a_competing_busy_loop_stretches_wall_time_not_cpu_time(make, tmp_path: Path) -> None:

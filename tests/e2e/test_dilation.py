@@ -7,18 +7,16 @@ tests checks a dilated wait exactly.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from cpu_affinity import pinned_to_one_core
 from jupiter.backends.local import LocalBackend
 from jupiter.cli import main
 from jupiter.cluster.emulator import LinkEmulator
@@ -53,18 +51,6 @@ def spin_then_mix(name, inputs, output, seconds):
         pass
     mix(name, inputs, output)
 """
-
-
-@contextlib.contextmanager
-def pinned_to_one_core() -> Iterator[int]:
-    """This thread, and every process it starts from now on, on one core."""
-    before = os.sched_getaffinity(0)
-    core = min(before)
-    os.sched_setaffinity(0, {core})
-    try:
-        yield core
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 def two_node_cluster(tmp_path: Path, slow_speed: float) -> Cluster:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from cpu_affinity import pinned_to_one_core
 from jupiter.planning.cpu_demand import CpuDemand, cores_busy_elsewhere
 
 HOG = "while True: pass"
@@ -25,16 +26,6 @@ def hog_on(core: int) -> Iterator[None]:
     finally:
         process.kill()
         process.wait()
-
-
-@contextlib.contextmanager
-def only_core(core: int) -> Iterator[None]:
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {core})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 @pytest.mark.parametrize(
@@ -57,8 +48,7 @@ def test_auto_dilation_fits_the_demand_into_the_free_cores(
 
 
 def test_a_cpu_hog_on_the_runs_core_counts_as_busy() -> None:
-    core = min(os.sched_getaffinity(0))
-    with only_core(core), hog_on(core):
+    with pinned_to_one_core() as core, hog_on(core):
         busy = cores_busy_elsewhere(0.5)
     # The hog takes most of the one core this run may use (the sampler itself sleeps).
     assert busy >= 0.6
