@@ -163,7 +163,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jupiter-bench-") as raw:
         tmp = Path(raw)
         for app in sorted(p for p in EXAMPLES.iterdir() if (p / "app.yaml").is_file()):
-            if (args.only is not None and app.name != args.only) or args.only == "106":
+            if args.only not in (None, app.name):
                 continue
             rows += measure(
                 app.name, app, Cluster.default(8), args.inputs, tmp, not args.no_profile, dilation
@@ -185,8 +185,8 @@ def main() -> None:
                 not args.no_profile,
                 dilation,
             )
-        if args.only is not None and args.only != "trace":
-            pass
+        if args.only not in (None, "trace"):
+            pass  # another row was asked for
         elif TRACE.is_file():
             trace_app = import_trace(TRACE, tmp / "apps")
             rows += measure(
@@ -200,6 +200,8 @@ def main() -> None:
             )
         else:
             console.print(f"no trace at {TRACE}: the imported-trace rows are missing")
+    if not rows:
+        sys.exit(f"no rows: --only {args.only!r} names no example, 'trace' or '106'")
     table = Table(title="Measured over predicted mean makespan (stream simulation)")
     for column in (
         "app",
