@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -54,7 +54,7 @@ class ScriptedRunner:
     def __init__(self, crash_on: set[int]) -> None:
         self.crash_on = crash_on
 
-    async def warm_up(self) -> None:
+    async def warm_up(self, tasks: Collection[str] = ()) -> None:
         pass
 
     async def run(self, task: str, inputs: dict[str, Path], output: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import cast
@@ -42,7 +42,7 @@ MiB = 1024 * 1024
 class DigestRunner:
     """Stands in for TaskRunner: a task's output is the sha256 of its inputs, in order."""
 
-    async def warm_up(self) -> None:
+    async def warm_up(self, tasks: Collection[str] = ()) -> None:
         pass
 
     async def run(self, task: str, inputs: Mapping[str, Path], output: Path) -> float:

@@ -12,6 +12,7 @@ one-input prediction misses the queued stream by more than that (checked below).
 from __future__ import annotations
 
 import asyncio
+import statistics
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,11 @@ import yaml
 from tests.e2e.apps import diamond
 
 from jupiter.backends.local import LocalBackend
-from jupiter.cluster.spec import load_cluster
+from jupiter.cluster.spec import Cluster, load_cluster
 from jupiter.controller.run import RunOptions, RunResult, run
 from jupiter.report.report import build_report
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # Every task takes this long (its declared estimate) by sleeping: a busy loop would take
 # longer on a host whose two cores other work shares, and the model has one clock.
 TASK_SECONDS = 0.1
@@ -94,9 +96,11 @@ def ratio(result: RunResult) -> tuple[float, float]:
 def test_one_input_at_a_time_is_predicted_within_the_tolerance(tmp_path: Path) -> None:
     result = stream(tmp_path, "alone", inputs=8, max_in_flight=1)
     assert result.stream_prediction is not None
-    # Alone, every input is the idle-cluster schedule: a, b | c, d and two WAN hops.
+    # Alone, every input is the idle-cluster schedule (a, b | c, d and two WAN hops) and
+    # the home's two requests, handing it over and its output home.
+    host = result.stream_prediction.parameters.host
     alone = [i.makespan for i in result.stream_prediction.inputs]
-    assert alone == pytest.approx([result.schedule.makespan] * 8)
+    assert alone == pytest.approx([result.schedule.makespan + host.inject + host.deliver] * 8)
     makespan_ratio, throughput_ratio = ratio(result)
     assert 0.8 <= makespan_ratio <= 1.5, makespan_ratio
     assert throughput_ratio <= 1.5, throughput_ratio
@@ -121,3 +125,28 @@ def test_a_stream_faster_than_its_busiest_node_is_predicted_within_the_tolerance
     assert report.stream_prediction.explanation is not None
     assert [i.id for i in report.stream_prediction.inputs] == list(range(10))
     assert all(i.measured is not None for i in report.stream_prediction.inputs)
+
+
+def test_the_homes_requests_are_timed_and_predicted_as_host_overhead(tmp_path: Path) -> None:
+    # examples/diamond's tasks take under a millisecond on one node: handing each input to
+    # its source's node and its output home, a loopback request each, is most of its time.
+    options = RunOptions(
+        backend=LocalBackend(),
+        app=EXAMPLES / "diamond",
+        cluster=Cluster.default(2),
+        inputs=6,
+        max_in_flight=1,
+        out_dir=tmp_path / "out",
+        profiling=False,
+    )
+    result = asyncio.run(run(options))
+    assert result.stream_prediction is not None
+    host = result.stream_prediction.parameters.host
+    assert 0.0 < host.inject < 0.1 and host.deliver == host.inject
+    section = build_report(result, "heft").stream_prediction
+    assert section is not None
+    predicted = statistics.fmean(i.predicted.host_overhead for i in section.inputs)
+    measured = statistics.fmean(i.measured.host_overhead for i in section.inputs if i.measured)
+    assert predicted == pytest.approx(host.inject + host.deliver)
+    # The same requests, timed before the stream and lived through in it.
+    assert 1 / 3 <= measured / predicted <= 3.0, (measured, predicted)

@@ -9,7 +9,7 @@ from jupiter.mapper.problem import Edge, LinkModel, SchedulingProblem
 from jupiter.mapper.random_dag import random_problem
 from jupiter.mapper.registry import get_mapper
 from jupiter.mapper.simulate import simulate
-from jupiter.mapper.stream_sim import StreamParameters, predict_stream
+from jupiter.mapper.stream_sim import HostCosts, StreamParameters, predict_stream
 
 FREE = LinkModel(0.0, 0.0)
 
@@ -150,8 +150,9 @@ def test_breakdowns_add_up_to_each_makespan() -> None:
     alone = predict_stream(p, mapping, StreamParameters(1)).inputs[0]
     stream = predict_stream(p, mapping, StreamParameters(30, interval=100.0))
     for entry in stream.inputs:
-        parts = entry.compute + entry.transfer + entry.queueing
+        parts = entry.compute + entry.transfer + entry.queueing + entry.host_overhead
         assert parts == pytest.approx(entry.makespan, rel=1e-9)
+        assert entry.host_overhead == pytest.approx(0.0, abs=1e-9)
         assert entry.queueing >= -1e-9
     assert stream.inputs[-1].makespan > 2 * alone.makespan
     # Inputs further apart than one takes never meet: each is the input alone.
@@ -160,10 +161,37 @@ def test_breakdowns_add_up_to_each_makespan() -> None:
     assert all(i.queueing == pytest.approx(alone.queueing) for i in apart.inputs)
 
 
+def test_the_homes_requests_come_before_the_sources_and_after_the_exits() -> None:
+    # Handing an input over takes 0.5 s and its output home 0.25 s: src ready at 0.5, a
+    # 0.5-1.5, b 1.5-3.5, home at 3.75. One at a time, the next enters once the home has it.
+    host = HostCosts(inject=0.5, deliver=0.25)
+    prediction, spans = makespans(StreamParameters(2, max_in_flight=1, host=host), chain(), ON_N0)
+    assert spans == [3.75, 3.75]
+    assert [i.injected_at for i in prediction.inputs] == [0.0, 3.75]
+    first = prediction.inputs[0]
+    assert (first.compute, first.queueing, first.host_overhead) == pytest.approx((3.0, 0, 0.75))
+    # The report's figures are emulated: a dilated run's prediction divides them too.
+    assert prediction.divided(2).inputs[0].host_overhead == pytest.approx(0.375)
+    assert prediction.divided(2).parameters.host == HostCosts(inject=0.25, deliver=0.125)
+
+
+def test_the_home_injects_one_input_at_a_time() -> None:
+    # Each injection is a request the home waits for before the next (controller/run.py):
+    # with no interval they enter 1 s apart, with a 4 s interval 5 s apart.
+    host = HostCosts(inject=1.0)
+    prediction, _ = makespans(StreamParameters(3, host=host), chain(), ON_N0)
+    assert [i.injected_at for i in prediction.inputs] == [0.0, 1.0, 2.0]
+    prediction, spans = makespans(StreamParameters(3, interval=4.0, host=host), chain(), ON_N0)
+    assert [i.injected_at for i in prediction.inputs] == [0.0, 5.0, 10.0]
+    assert spans == [4.0, 4.0, 4.0]
+
+
 def test_bad_parameters_are_refused() -> None:
     with pytest.raises(ValueError, match="at least one input"):
         StreamParameters(0)
     with pytest.raises(ValueError, match="max_in_flight"):
         StreamParameters(3, max_in_flight=0)
+    with pytest.raises(ValueError, match="negative"):
+        HostCosts(inject=-0.001)
     with pytest.raises(ValueError, match="parents"):
         predict_stream(chain(), ON_N0, StreamParameters(1), sources=["a"])

@@ -59,13 +59,13 @@ def test_the_explanation_names_the_part_that_grew_most_and_where() -> None:
     # Predicted 0.4 (compute 0.3, transfer 0.1), measured 0.52: of the 0.12 more, 0.08 is
     # queueing (mostly at n0), 0.01 transfer, 0.03 host overhead.
     measured = measured_breakdowns(STATS, PARENTS, ["d"], {0: 100.0}, {0: 100.52})
-    predicted = prediction(InputPrediction(0, 0.0, 0.4, 0.3, 0.1, 0.0, None))
+    predicted = prediction(InputPrediction(0, 0.0, 0.4, 0.3, 0.1, 0.0, 0.0, None))
     line = explain(predicted, measured, STATS, {0: 100.0})
     assert line == (
         "measured 0.520 s vs predicted 0.400 s per input: 67% queueing at n0 "
         "(n0 was busy with other inputs)"
     )
-    close = prediction(InputPrediction(0, 0.0, 0.5, 0.3, 0.2, 0.0, None))
+    close = prediction(InputPrediction(0, 0.0, 0.5, 0.3, 0.2, 0.0, 0.0, None))
     assert explain(close, measured, STATS, {0: 100.0}) == (
         "measured 0.520 s vs predicted 0.500 s per input: within 15%"
     )
@@ -84,7 +84,7 @@ def test_a_node_with_more_work_than_time_between_inputs_is_named_as_too_slow() -
             makespan=1.0, compute=0.4, transfer=0.0, queueing=0.6, host_overhead=0.0, queued_at="n0"
         )
     }
-    predicted = prediction(InputPrediction(0, 0.0, 0.4, 0.4, 0.0, 0.0, None))
+    predicted = prediction(InputPrediction(0, 0.0, 0.4, 0.4, 0.0, 0.0, 0.0, None))
     line = explain(predicted, measured, stats, {0: 100.0, 1: 100.1})
     assert line == (
         "measured 1.000 s vs predicted 0.400 s per input: 100% queueing at n0 (the stream is "

@@ -10,6 +10,10 @@ is `{"ok": bool, "cpu": seconds}`: the CPU time the call used (this process's, e
 of it, plus the children it waited for), which the executor stretches by node speed, and
 `"exceeded": "memory"` when the call failed on its memory limit.
 
+A request `{"load": [file, ...]}` imports those task files without calling anything: the
+runner sends it when a mapping places the files' tasks here, so that a module's import
+(numpy, a model's weights) is paid at dispatch and not inside the first input's task.
+
 A request may carry `"limits": {"memory": bytes, "cpu": seconds}` (app.yaml `resources:`).
 The worker is shared by the node's tasks, so it sets them around that one call, as soft
 rlimits on top of what it already holds (RLIMIT_DATA over its current writable memory,
@@ -148,6 +152,19 @@ class CallLimits:
         )
 
 
+def load_all(files: list[str], modules: ModuleCache) -> bool:
+    """Import `files` ahead of their tasks' first calls; False if one failed (why is in the
+    log; the task's own call then fails with the same error, where it is reported)."""
+    ok = True
+    for path in files:
+        try:
+            modules.load(path)
+        except Exception as error:
+            _print_user_traceback(error)
+            ok = False
+    return ok
+
+
 def run_one(request: dict[str, Any], modules: ModuleCache) -> tuple[bool, float, str | None]:
     """Run one task call: whether it succeeded (on failure, why is printed to stderr, the
     log), the CPU seconds the function itself used (not loading its module), and the limit
@@ -239,7 +256,10 @@ def main(root: str, lifeline: int | None = None, stdout: int | None = None) -> N
         os.ftruncate(2, 0)
         if stdout is not None:
             os.ftruncate(1, 0)
-        ok, cpu, exceeded = run_one(request, modules)
+        if "load" in request:
+            ok, cpu, exceeded = load_all(request["load"], modules), 0.0, None
+        else:
+            ok, cpu, exceeded = run_one(request, modules)
         sys.stdout.flush()
         sys.stderr.flush()
         reply: dict[str, Any] = {"ok": ok, "cpu": cpu}

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -37,7 +38,7 @@ import sys
 import tempfile
 import threading
 from asyncio.subprocess import PIPE, Process
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -49,6 +50,8 @@ from jupiter.app.document import format_memory
 from jupiter.app.python_worker import HEADER, encode_frame
 from jupiter.app.spec import App, TaskSpec
 from jupiter.errors import RunError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "TaskFailed",
@@ -456,12 +459,50 @@ class TaskRunner:
         await asyncio.gather(*(worker.close() for worker in idle))
         return len(idle)
 
-    async def warm_up(self) -> None:
-        """Start the Python workers now, so that the first task does not pay their start-up."""
+    async def warm_up(self, tasks: Collection[str] = ()) -> None:
+        """Start the Python workers now, so that the first task does not pay their start-up,
+        and have each idle one import the files of `tasks` (their modules' own imports)."""
         if self._slots is None or self._closed:
             raise RuntimeError("use the runner inside `async with TaskRunner(app) as runner:`")
         while len(self._workers) < self._python_workers:
             self._idle.append(await asyncio.shield(self._start_worker()))
+        files = sorted(
+            {
+                str(self.app.root / spec.python_file)
+                for spec in (self.app.tasks[task] for task in tasks)
+                if spec.python_file is not None
+            }
+        )
+        if files:
+            for worker in list(self._idle):
+                await self._preload(worker, files)
+
+    async def _preload(self, worker: _PythonWorker, files: list[str]) -> None:
+        """`files` imported in `worker` if it is still idle; a failed import is left for the
+        task's own call to report."""
+        assert self._slots is not None
+        async with self._slots:
+            if worker not in self._idle:
+                return  # a task took it meanwhile
+            self._idle.remove(worker)
+            try:
+                ok, _, _ = await worker.call({"load": files})
+            except _WorkerDied:
+                self._workers.discard(worker)
+                worker.kill()
+                await worker.wait()
+                return
+            except BaseException:
+                self._workers.discard(worker)
+                worker.kill()
+                await asyncio.shield(worker.wait())
+                raise
+            if not ok:
+                log.warning("could not import a task file ahead of its tasks: %s", files)
+            if self._closed:
+                await worker.close()
+            else:
+                self._idle.append(worker)
 
     async def run(self, task: str, inputs: Mapping[str, Path], output: Path) -> float:
         """Run `task` once: `inputs` maps each upstream name to its file; writes `output`.

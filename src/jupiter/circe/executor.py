@@ -172,9 +172,11 @@ class Executor:
         self._apply(MappingDeployed(deployment, self._clock()))
         self.running = True
         here = [t for t, node in deployment.mapping.items() if node == self.node]
-        if any(t in self.app.tasks and self.app.tasks[t].python for t in here):
-            # Interpreter start-up belongs to dispatch, not to the first input's makespan.
-            await self.runner.warm_up()
+        python = [t for t in here if t in self.app.tasks and self.app.tasks[t].python]
+        if python:
+            # Interpreter start-up and the task modules' imports belong to dispatch, not to
+            # the first input's makespan.
+            await self.runner.warm_up(python)
 
     async def inject(self, input_id: int, source: str, path: Path) -> None:
         """An input entering the DAG at `source`, which the mapping placed on this node."""

@@ -41,6 +41,7 @@ from jupiter.controller.conditions import AppliedChange, apply_schedule
 from jupiter.controller.deliveries import FailedInput, OnError
 from jupiter.controller.executors import ExecutorRoles, RoleStart
 from jupiter.controller.home import NO_PROFILE, HomeState, home_server
+from jupiter.controller.host_costs import measure_host_costs
 from jupiter.controller.phases import PhaseTimer
 from jupiter.controller.recovery import EpochChange, Recovery
 from jupiter.controller.registry import (
@@ -60,13 +61,19 @@ from jupiter.errors import RunError, SpecError
 from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.registry import Mapper, get_mapper
 from jupiter.mapper.schedule import Schedule
-from jupiter.mapper.stream_sim import StreamParameters, StreamPrediction, predict_stream
+from jupiter.mapper.stream_sim import (
+    HostCosts,
+    StreamParameters,
+    StreamPrediction,
+    predict_stream,
+)
 from jupiter.planning.cpu_demand import (
     CpuDemand,
     choose_dilation,
     cores_busy_elsewhere,
     estimate_cpu_demand,
 )
+from jupiter.planning.host_requests import request_seconds
 from jupiter.planning.problem import BuiltProblem, build_problem
 from jupiter.planning.settings import (
     ControllerSettings,
@@ -449,8 +456,11 @@ def _dilated(
     and the report divides them back (report/dilation.py)."""
     if not options.cluster.emulate:
         raise SpecError(None, "--time-dilation", "only with emulation (not with emulate: false)")
+    host_per_input = 0.0
     if options.time_dilation == "auto":
         options = dataclasses.replace(options, busy_elsewhere=cores_busy_elsewhere())
+        # Handing an input over and its outputs home: two requests.
+        host_per_input = 2 * request_seconds(app.input_for(next(iter(app.sources)), 0))
     factor = choose_dilation(
         options.time_dilation,
         built.problem,
@@ -459,6 +469,7 @@ def _dilated(
         options.interval,
         options.max_in_flight,
         options.busy_elsewhere,
+        host_per_input,
     )
     log.info("time dilation %g: the emulated clock runs that much slower than the host's", factor)
     cluster = options.cluster.dilated(factor)
@@ -541,7 +552,10 @@ async def _run_phases(
                     schedule = mapper(built.problem)
                 schedule.check(built.problem)
                 seen.schedule = schedule
-            seen.stream_prediction = predict_run_stream(options, app, built.problem, schedule)
+            host_costs = await _host_costs(context, schedule)
+            seen.stream_prediction = predict_run_stream(
+                options, app, built.problem, schedule, host_costs
+            )
             if cluster.emulate:
                 seen.cpu_demand = estimate_cpu_demand(
                     schedule,
@@ -549,6 +563,7 @@ async def _run_phases(
                     options.interval,
                     options.max_in_flight,
                     busy_elsewhere=options.busy_elsewhere,
+                    host_per_input=host_costs.inject + host_costs.deliver,
                 )
             context.executors = ExecutorRoles(options.execution_model, context.agents)
             with timer.phase("dispatch"):
@@ -646,14 +661,20 @@ def _one_line(error: BaseException) -> str:
 
 
 def predict_run_stream(
-    options: RunOptions, app: App, problem: SchedulingProblem, schedule: Schedule
+    options: RunOptions,
+    app: App,
+    problem: SchedulingProblem,
+    schedule: Schedule,
+    host_costs: HostCosts | None = None,
 ) -> StreamPrediction:
     """The stream this run is about to inject, simulated on the mapping (mapper/stream_sim.py):
-    on the host's clock, like the problem (a dilated run sleeps K times its interval)."""
+    on the host's clock, like the problem (a dilated run sleeps K times its interval), with
+    what the home's own requests cost on this host (`host_costs`, measured: not dilated)."""
     parameters = StreamParameters(
         inputs=options.inputs,
         interval=options.interval * options.cluster.dilation,
         max_in_flight=options.max_in_flight,
+        host=host_costs if host_costs is not None else HostCosts(),
     )
     return predict_stream(
         problem, schedule.mapping, parameters, sources=list(app.sources), exits=list(app.exits)
@@ -683,6 +704,16 @@ async def profile_phase(
     )
     context.state.profiles.profile = reuse.profile
     return reuse.profile
+
+
+async def _host_costs(context: RunContext, schedule: Schedule) -> HostCosts:
+    """What the home's requests cost, timed to the node that takes the first input."""
+    source = next(iter(context.app.sources))
+    url = context.state.agents.get(schedule.mapping[source])
+    if url is None:
+        return HostCosts()
+    sample = context.app.input_for(source, 0)
+    return await measure_host_costs(context.session, url, sample, context.auth)
 
 
 async def dispatch_phase(context: RunContext, schedule: Schedule) -> None:

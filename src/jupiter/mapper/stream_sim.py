@@ -14,19 +14,23 @@ rules (circe/state.py):
   model of cluster/emulator.py: a transfer made at `t` starts serialising at
   `max(t, link free)`, holds the link for `q*bytes + r*bytes^2` and arrives `p` later.
   Latency is pipelined: it does not hold the link.
-- **The home** receives the exits' outputs at no cost (the runtime sends them outside the
-  emulated WAN); an input is complete when its last exit finishes.
-- **Injection** follows controller/run.py: input k+1 enters `interval` after input k, or
-  later, when fewer than `max_in_flight` inputs are in the DAG.
+- **The home** hands each input to its sources' nodes and receives the exits' outputs, both
+  outside the emulated WAN but not free: `HostCosts` says what one such request costs on
+  this host (controller/host_costs.py measures it). A source's data is ready `inject` after
+  its input was injected, and an input is complete `deliver` after its last exit finished.
+- **Injection** follows controller/run.py: the home injects one input at a time, so input
+  k+1 enters `inject + interval` after input k, or later, when fewer than `max_in_flight`
+  inputs are in the DAG (counted until the home has their outputs).
 
 Not modelled: bandwidth shared by the links of one node's NIC (each link serialises on its
 own; a refinement once the runtime shares NIC bandwidth), the runtime's back-pressure on
-agent queues, and the host's own overhead (HTTP, process start), which the report measures
-instead.
+agent queues, and the CPU the agents' own requests take from the tasks on a host whose cores
+are all busy (time dilation, planning/cpu_demand.py, is what keeps that small).
 
 Each input's makespan splits exactly along its critical path (from the exit that finished
 last, back through the parent whose data arrived last) into compute, transfer (the link's
-latency and serialising time) and queueing (waiting for a busy node or link).
+latency and serialising time), queueing (waiting for a busy node or link) and host overhead
+(handing the input over and its outputs home).
 
 Pure: no I/O, no clock. One heap-based event loop over plain lists: two events per task and
 input (ready, finish); 1,000 inputs of 200 tasks take about half a second.
@@ -47,6 +51,23 @@ from jupiter.mapper.problem import SchedulingProblem
 
 
 @dataclass(frozen=True)
+class HostCosts:
+    """Seconds the home's own requests take on this host (controller/host_costs.py)."""
+
+    # From the home injecting an input to its sources' data being ready on their nodes.
+    inject: float = 0.0
+    # From an exit finishing to its output being at the home.
+    deliver: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.inject < 0 or self.deliver < 0:
+            raise ValueError(f"host costs cannot be negative: {self}")
+
+    def divided(self, factor: float) -> HostCosts:
+        return HostCosts(inject=self.inject / factor, deliver=self.deliver / factor)
+
+
+@dataclass(frozen=True)
 class StreamParameters:
     """The stream as controller/run.py injects it."""
 
@@ -57,6 +78,8 @@ class StreamParameters:
     max_in_flight: int | None = None
     # Workers per node.
     slots: int = 1
+    # What handing inputs over and outputs home costs (none: free).
+    host: HostCosts = HostCosts()
 
     def __post_init__(self) -> None:
         if self.inputs < 1:
@@ -76,10 +99,11 @@ class InputPrediction:
     input_id: int
     injected_at: float
     completed_at: float
-    # compute + transfer + queueing == makespan, along the input's critical path.
+    # compute + transfer + queueing + host_overhead == makespan, along the critical path.
     compute: float
     transfer: float
     queueing: float
+    host_overhead: float
     # Where most of that queueing was: a node, or a link "a->b"; None without queueing.
     queued_at: str | None
 
@@ -121,7 +145,9 @@ class StreamPrediction:
         prediction (host seconds) on the emulated clock."""
         return StreamPrediction(
             parameters=dataclasses.replace(
-                self.parameters, interval=self.parameters.interval / factor
+                self.parameters,
+                interval=self.parameters.interval / factor,
+                host=self.parameters.host.divided(factor),
             ),
             inputs=[
                 dataclasses.replace(
@@ -131,6 +157,7 @@ class StreamPrediction:
                     compute=i.compute / factor,
                     transfer=i.transfer / factor,
                     queueing=i.queueing / factor,
+                    host_overhead=i.host_overhead / factor,
                 )
                 for i in self.inputs
             ],
@@ -181,7 +208,7 @@ def predict_stream(
 
 
 # Event kinds; at one instant, the heap's sequence number keeps them in the order made.
-_READY, _FINISH, _INJECT = 0, 1, 2
+_READY, _FINISH, _INJECT, _DONE = 0, 1, 2, 3
 
 
 class _Simulation:
@@ -254,6 +281,7 @@ class _Simulation:
         is_exit, sources = self.is_exit, self.sources
         limit = parameters.max_in_flight
         interval = parameters.interval
+        inject, deliver = parameters.host.inject, parameters.host.deliver
 
         waiting = self.n_parents * n_inputs
         ready = [0.0] * size
@@ -282,7 +310,7 @@ class _Simulation:
 
         def ship(t: int, k: int, now: float) -> None:
             """Task t of input k finished at `now`: its data leaves."""
-            nonlocal seq, in_flight, held
+            nonlocal seq
             base = k * n_tasks
             for c in local[t]:
                 j = base + c
@@ -312,13 +340,11 @@ class _Simulation:
             if is_exit[t]:
                 exits_left[k] -= 1
                 if exits_left[k] == 0:
-                    completed_at[k] = now
+                    # Done once its outputs are home: only then does it leave the in-flight.
+                    completed_at[k] = now + deliver
                     last_exit[k] = t
-                    in_flight -= 1
-                    if held:
-                        held = False
-                        push(heap, (now, seq, _INJECT, injected))
-                        seq += 1
+                    push(heap, (now + deliver, seq, _DONE, k))
+                    seq += 1
 
         while heap:
             now, _, kind, i = pop(heap)
@@ -345,6 +371,12 @@ class _Simulation:
                 else:
                     free_slots[node] += 1
                 ship(t, i // n_tasks, now)
+            elif kind == _DONE:
+                in_flight -= 1
+                if held:
+                    held = False
+                    push(heap, (now, seq, _INJECT, injected))
+                    seq += 1
             else:  # _INJECT: input i is due
                 if limit is not None and in_flight >= limit:
                     held = True
@@ -354,15 +386,18 @@ class _Simulation:
                 in_flight += 1
                 injected += 1
                 base = k * n_tasks
+                # The data is on the sources' nodes once the home's request is through.
+                handed = now + inject
                 for s in sources:
-                    ready[base + s] = start[base + s] = finish[base + s] = now
-                    ship(s, k, now)
+                    ready[base + s] = start[base + s] = finish[base + s] = handed
+                    ship(s, k, handed)
                 for t in self.entries:
-                    ready[base + t] = now
-                    push(heap, (now, seq, _READY, base + t))
+                    ready[base + t] = handed
+                    push(heap, (handed, seq, _READY, base + t))
                     seq += 1
                 if injected < n_inputs:
-                    push(heap, (now + interval, seq, _INJECT, injected))
+                    # The home injects one input at a time, then waits out the interval.
+                    push(heap, (handed + interval, seq, _INJECT, injected))
                     seq += 1
 
         names = a.nodes
@@ -447,5 +482,7 @@ class _Timeline:
             compute=compute,
             transfer=transfer,
             queueing=queueing,
+            # Handing the input over (before its path's first ready) and its output home.
+            host_overhead=max(0.0, completed_at - injected_at - compute - transfer - queueing),
             queued_at=queued_at,
         )

@@ -13,6 +13,13 @@ Everything is on the host's clock of the given cluster; `demand` is then multipl
 its dilation, so it is the demand at real time (dilation 1) whatever dilation the cluster
 has, and `dilation_for` divides it by the one to pick.
 
+The home's own requests (handing each input to its sources' nodes, and its outputs home)
+use the host's CPU too, and take its time: about a millisecond each on one machine, as long
+as a small task. They count in the demand (`host_per_input`), and `auto` also picks K so
+that they stay below `HOST_OVERHEAD_SHARE` of one input's emulated makespan: they are this
+host's cost, not the emulated cluster's, and dilation divides them as it divides any host
+figure. Otherwise an app of millisecond tasks would be measured at twice its model.
+
 A busy host has fewer cores to give: `--time-dilation auto` samples, before anything of the
 run starts, how many cores other work keeps busy (`cores_busy_elsewhere`) and fits the
 demand into what is left, so the emulation stays faithful on a shared machine.
@@ -37,6 +44,9 @@ AUTO_CORE_SHARE = 0.8
 # However busy the host, auto counts on at least this share of its cores: other work yields
 # some CPU to the run, and a near-zero figure would pick an absurd dilation.
 MIN_FREE_SHARE = 0.25
+# `--time-dilation auto` keeps the home's requests per input below this share of one
+# input's emulated makespan.
+HOST_OVERHEAD_SHARE = 0.1
 # How long `cores_busy_elsewhere` watches the host's CPUs.
 BUSY_SAMPLE_S = 0.3
 
@@ -60,15 +70,26 @@ class CpuDemand:
     cores: int
     # Cores other work kept busy when the run began (sampled for `auto` only, else 0).
     busy_elsewhere: float = 0.0
+    # Host seconds of the home's requests per input (inside `cpu_per_input` too).
+    host_per_input: float = 0.0
+    # One input's makespan alone, emulated seconds.
+    makespan: float = 0.0
 
     @property
     def free_cores(self) -> float:
         """The cores this run can count on: those other work leaves, with a floor."""
         return max(MIN_FREE_SHARE * self.cores, self.cores - self.busy_elsewhere)
 
-    def dilation_for(self, share: float = AUTO_CORE_SHARE) -> int:
-        """The least whole dilation K that brings the demand to `share` of the free cores."""
-        return max(1, math.ceil(self.demand / (share * self.free_cores) - 1e-9))
+    def dilation_for(
+        self, share: float = AUTO_CORE_SHARE, host_share: float = HOST_OVERHEAD_SHARE
+    ) -> int:
+        """The least whole dilation K that brings the demand to `share` of the free cores
+        and the home's requests per input to `host_share` of its emulated makespan."""
+        cores = math.ceil(self.demand / (share * self.free_cores) - 1e-9)
+        host = 1
+        if self.host_per_input > 0 and self.makespan > 0:
+            host = math.ceil(self.host_per_input / (host_share * self.makespan) - 1e-9)
+        return max(1, cores, host)
 
 
 def cores_busy_elsewhere(sample_s: float = BUSY_SAMPLE_S) -> float:
@@ -90,11 +111,13 @@ def estimate_cpu_demand(
     max_in_flight: int | None,
     cores: int | None = None,
     busy_elsewhere: float = 0.0,
+    host_per_input: float = 0.0,
 ) -> CpuDemand:
     """The CPU demand of streaming inputs through `schedule` (its predicted times are on the
     host's clock of `cluster`), injected every `interval` emulated seconds (0: as fast as
-    allowed) with at most `max_in_flight` at once (None: no limit)."""
-    cpu_per_input = 0.0
+    allowed) with at most `max_in_flight` at once (None: no limit), each input also taking
+    `host_per_input` host seconds of the home's requests."""
+    cpu_per_input = host_per_input
     busy: dict[str, float] = {}
     for assignment in schedule.assignments.values():
         seconds = assignment.finish - assignment.start
@@ -115,6 +138,8 @@ def estimate_cpu_demand(
         period=period / dilation,
         cores=host_cores() if cores is None else cores,
         busy_elsewhere=busy_elsewhere,
+        host_per_input=host_per_input,
+        makespan=schedule.makespan / dilation,
     )
 
 
@@ -126,13 +151,20 @@ def choose_dilation(
     interval: float,
     max_in_flight: int | None,
     busy_elsewhere: float = 0.0,
+    host_per_input: float = 0.0,
 ) -> float:
     """The time dilation a run uses: `requested` (>= 1), or for "auto" the least whole K
     that fits the demand of `mapper`'s schedule of `problem` (built on `cluster`, undilated)
-    into `AUTO_CORE_SHARE` of the cores that `busy_elsewhere` leaves free."""
+    into `AUTO_CORE_SHARE` of the cores that `busy_elsewhere` leaves free, and the home's
+    `host_per_input` seconds of requests into `HOST_OVERHEAD_SHARE` of an input's makespan."""
     if requested != "auto":
         return float(requested)
     demand = estimate_cpu_demand(
-        mapper(problem), cluster, interval, max_in_flight, busy_elsewhere=busy_elsewhere
+        mapper(problem),
+        cluster,
+        interval,
+        max_in_flight,
+        busy_elsewhere=busy_elsewhere,
+        host_per_input=host_per_input,
     )
     return float(demand.dilation_for())

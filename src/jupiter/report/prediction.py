@@ -67,7 +67,7 @@ def _predicted(entry: InputPrediction) -> InputBreakdown:
         compute=entry.compute,
         transfer=entry.transfer,
         queueing=entry.queueing,
-        host_overhead=0.0,
+        host_overhead=entry.host_overhead,
         queued_at=entry.queued_at,
     )
 
@@ -151,7 +151,7 @@ def explain(
         "compute": statistics.fmean(p.compute for p in inputs),
         "transfer": statistics.fmean(p.transfer for p in inputs),
         "queueing": statistics.fmean(p.queueing for p in inputs),
-        "host_overhead": 0.0,
+        "host_overhead": statistics.fmean(p.host_overhead for p in inputs),
     }
     differences = {
         part: statistics.fmean(getattr(m, part) for m in measured.values()) - predicted_parts[part]
