@@ -121,6 +121,37 @@ def test_inference_recovers_the_link_model_and_labels_every_link() -> None:
     assert links[a][b].p == pytest.approx(cluster.link(a, b).latency + 0.0003, rel=1e-6)
 
 
+def test_a_pair_model_follows_its_representatives_median_wire_time_at_each_size() -> None:
+    # Three representatives of one region pair, fitted from one noisy probe per size:
+    # one exact (100 MB/s), one tilted (too little q, too much r: right at 1 MiB only),
+    # one slow (a busy host: 70% more wire time at 1 MiB). The median of q (the exact
+    # one's) with the median of r (the others') would put the pair 70% off at 1 MiB; the
+    # median wire time at each size is the exact curve.
+    cluster, groups = cluster_and_groups(24)
+    nodes = cluster.node_names
+    plan = SampledPlan(groups, "region", {}, choose_representatives(groups, 3, seed=1))
+    mib = 1024 * KIB
+    sizes = [4 * KIB, 32 * KIB, 256 * KIB, mib]
+    q = 1e-8
+    tilts = [(q, 0.0), (0.3 * q, 0.7 * q / mib), (q, 0.7 * q / mib)]
+    pair = next(
+        key
+        for key, links in plan.representatives.items()
+        if len(links) == 3 and len(set(key.split("->"))) == 2
+    )
+    measured: dict[str, dict[str, LinkProfile]] = {}
+    for (a, b), (q_fit, r_fit) in zip(plan.representatives[pair], tilts, strict=True):
+        fit = LinkProfile(p=0.05, q=q_fit, r=r_fit, samples=4, sizes=sizes)
+        measured.setdefault(a, {})[b] = fit
+    links, _ = infer_links(nodes, plan, measured, set(), seed=0)
+    g, h = pair.split("->")
+    a, b = next((a, b) for a in groups[g] for b in groups[h] if b not in measured.get(a, {}))
+    inferred = links[a][b]
+    assert inferred.bandwidth_source == "inferred"
+    assert inferred.bandwidth == pytest.approx(1 / q, rel=0.02)
+    assert inferred.q == pytest.approx(q, rel=0.02)
+
+
 def test_one_region_is_grouped_by_coordinates() -> None:
     """Two far-apart halves in one region: k-means on the coordinates finds them."""
     nodes = [f"n{i}" for i in range(16)]

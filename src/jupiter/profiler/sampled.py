@@ -15,9 +15,9 @@ Probing every link costs n(n-1) probes: 11,130 on 106 nodes, a million on 1,000.
 - Held out. A fraction of the measured latency links is left out of the fit; the error of
   the prediction on them is reported (median, 90th percentile, worst).
 - Bandwidth. Per ordered group pair, `representatives` links are probed with every size;
-  the pair's per-byte terms (the mean of its representatives' q and r) are every link's of
-  that pair. A latency-only probe's time includes its bytes' wire time: that is taken off
-  with the group pair's per-byte terms before its latency is used.
+  the pair's per-byte terms (fitted to its representatives' median wire time at each size)
+  are every link's of that pair. A latency-only probe's time includes its bytes' wire
+  time: that is taken off with the group pair's per-byte terms before its latency is used.
 
 Groups are the cluster's regions when its nodes span two or more; otherwise clusters of the
 coordinates (k-means), which needs the latencies first: the home then probes in two phases.
@@ -36,6 +36,7 @@ import numpy as np
 
 from jupiter.profiler import coordinates as coordinates_module
 from jupiter.profiler.coordinates import Coordinates, held_out_error, kmeans, relative_errors
+from jupiter.profiler.fit import nnls_small
 from jupiter.profiler.model import HeldOutError, LinkProfile, NetworkInference
 
 Link = tuple[str, str]
@@ -319,21 +320,39 @@ def _any_fit(measured: dict[str, dict[str, LinkProfile]]) -> list[LinkProfile]:
 def _bandwidth_models(
     measured: dict[str, dict[str, LinkProfile]], plan: SampledPlan, group_of: dict[str, str]
 ) -> dict[tuple[str, str], _GroupModel]:
-    """Per ordered group pair, the median per-byte terms of its resolved representatives
-    (the median: one representative whose probes met a busy host does not move it)."""
+    """Per ordered group pair, the per-byte terms of its resolved representatives."""
     found: dict[tuple[str, str], list[LinkProfile]] = defaultdict(list)
     for a, b in plan.representative_links:
         fit = measured.get(a, {}).get(b)
         if fit is not None and fit.resolved:
             found[(group_of[a], group_of[b])].append(fit)
-    return {
-        pair: _GroupModel(
-            q=float(np.median([fit.q for fit in fits])),
-            r=float(np.median([fit.r for fit in fits])),
-            sizes=sorted({size for fit in fits for size in fit.sizes}),
-        )
-        for pair, fits in found.items()
-    }
+    return {pair: _pair_model(fits) for pair, fits in found.items()}
+
+
+def _pair_model(fits: list[LinkProfile]) -> _GroupModel:
+    """The per-byte terms through the representatives' median wire time at each size.
+
+    The median per size, not of q and of r apart: one representative whose probe met a busy
+    host does not move it, and q and r trade off against each other within a fit (a
+    single noisy size tilts one up and the other down), so medians taken apart can pair
+    one link's q with another's r and describe no link at all."""
+    sizes = sorted({size for fit in fits for size in fit.sizes})
+    if len(fits) == 1:
+        return _GroupModel(q=fits[0].q, r=fits[0].r, sizes=sizes)
+    x = np.array(sizes, dtype=float)
+    wires = np.array([[fit.q * s + fit.r * s * s for s in sizes] for fit in fits])
+    median = np.median(wires, axis=0)
+    keep = median > 0
+    if keep.sum() < 2:
+        return _GroupModel(q=float(np.median([f.q for f in fits])), r=0.0, sizes=sizes)
+    # Relative errors, as fit.py weighs a link's own sizes; sizes scaled for conditioning.
+    scale = float(x[keep].max())
+    scaled = x[keep] / scale
+    columns = [scaled, scaled * scaled] if keep.sum() >= 3 else [scaled]
+    weights = 1.0 / median[keep]
+    design = np.column_stack(columns) * weights[:, None]
+    q, r = (*nnls_small(design, median[keep] * weights), 0.0)[:2]
+    return _GroupModel(q=float(q) / scale, r=float(r) / (scale * scale), sizes=sizes)
 
 
 def _core_predictor(
