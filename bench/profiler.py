@@ -19,7 +19,7 @@
    judged against the host's floor (the transfer path with the emulator off, measured on a
    few links after profiling): latency within 10% of the larger of the model and the floor,
    bandwidth within 10% of the model. Before deploying, the free memory is checked against
-   what that many agents take (about 17 MiB each, measured at 106); short of it the bench
+   what that many agents take (about 17 MiB each, measured at 106 and 500); short of it the bench
    says why and skips. `--sampled 106,1000` chooses the sizes; `--sampled-only` runs this
    part alone.
 3. The uneven cluster of tests/profiler/test_profiler_uneven_cluster.py (8 nodes, 4 regions,
@@ -56,7 +56,7 @@ from jupiter.cluster.links import Link
 from jupiter.cluster.regions import DEFAULT_REGIONS
 from jupiter.cluster.spec import Cluster, NodeSpec, load_cluster
 from jupiter.profiler.fit import fit_quadratic
-from jupiter.profiler.home import ProfileSettings, gather_profile
+from jupiter.profiler.home import ProfileSettings, gather_profile, shared_host_cores
 from jupiter.profiler.model import Profile
 
 KIB = 1024
@@ -313,9 +313,10 @@ async def first_picture(console: Console, root: Path, n: int) -> None:
 
 SAMPLED_TARGETS = {106: 30.0, 1000: 120.0}
 # Proportional set size of one idle agent, measured with 107 agents on this machine, and a
-# margin for what profiling adds (buffers, the home's own share).
+# margin for what profiling adds (buffers, the home's own share): the whole machine's use
+# peaked at 8.1 GiB with 500 agents profiling (16.6 MiB an agent, the home included).
 AGENT_MIB = 17
-MEMORY_MARGIN = 1.5
+MEMORY_MARGIN = 1.25
 FLOOR_LINKS = 12
 
 
@@ -348,11 +349,15 @@ async def sampled_picture(console: Console, root: Path, n: int) -> None:
         return
     app = tiny_app(root / f"app-sampled-{n}")
     cluster = Cluster.default(n)
-    settings = ProfileSettings(execution=False, strategy="sampled", interval=0)
     deploy_began = time.perf_counter()
     async with local_agents(app, cluster) as agents:
         deployed = time.perf_counter() - deploy_began
         began = time.perf_counter()
+        # As `jupiter run` does on the local backend: probing paced to the idle cores.
+        cores = await asyncio.to_thread(shared_host_cores)
+        settings = ProfileSettings(
+            execution=False, strategy="sampled", interval=0, shared_cores=cores
+        )
         profile = await gather_profile(
             agents.session, agents.urls, app, cluster, agents.auth, settings
         )
@@ -390,7 +395,8 @@ async def sampled_picture(console: Console, root: Path, n: int) -> None:
         f"representative links, sizes "
         f"{', '.join(f'{s // KIB}K' for s in bandwidth['first_sizes'])} "
         f"x{bandwidth['first_repeats']} ({bandwidth['first_round_seconds']:.1f} s); "
-        f"inference {inference.seconds:.1f} s"
+        f"inference {inference.seconds:.1f} s; probes paced to {latency['probe_rate']:.0f}/s "
+        f"({settings.shared_cores:.2f} cores idle with every agent up)"
     )
     probed = inference.measured_links
     console.print(

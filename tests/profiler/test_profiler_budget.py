@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
 
-from jupiter.profiler.home import ProfileSettings
+from jupiter.profiler.home import ProfileSettings, shared_host_cores
 from jupiter.profiler.network import LinkBudget
 
 
@@ -73,3 +74,30 @@ def test_plans_rotate_peers_and_spread_rounds() -> None:
         assert sorted(plan.peers[step][0] for plan in plans) == sorted(nodes)
     assert [plan.phase for plan in plans] == [0.0, 2.0, 4.0, 6.0, 8.0]
     assert all(plan.concurrency == 2 for plan in plans)  # 10 in flight over 5 nodes
+
+
+def test_probing_is_paced_to_the_cores_agents_sharing_this_machine_leave() -> None:
+    # Agents on their own machines: the configured rate.
+    assert ProfileSettings(probe_rate=500.0).effective_probe_rate() == 500.0
+    # All on this one: 0.6 of the idle cores at 4 ms of CPU a probe.
+    assert ProfileSettings(probe_rate=500.0, shared_cores=2.0).effective_probe_rate() == (
+        pytest.approx(300.0)
+    )
+    assert ProfileSettings(probe_rate=100.0, shared_cores=2.0).effective_probe_rate() == 100.0
+    assert ProfileSettings(probe_rate=None, shared_cores=1.0).effective_probe_rate() == (
+        pytest.approx(150.0)
+    )
+    # A saturated host still probes, slowly.
+    assert ProfileSettings(shared_cores=0.0).effective_probe_rate() == 20.0
+
+
+def test_the_sampled_plan_spaces_each_nodes_probes_by_the_effective_rate() -> None:
+    settings = ProfileSettings(probe_rate=500.0, shared_cores=1.0)
+    plan = settings.plan_for(0, ["a", "b", "c"], {n: f"http://{n}" for n in "abc"})
+    # Three nodes share 150 probes a second: 50 each, one every 20 ms.
+    assert plan.spacing == pytest.approx(3 / 150)
+
+
+def test_the_idle_cores_of_this_machine_are_between_none_and_all() -> None:
+    cores = shared_host_cores(sample_s=0.1)
+    assert 0.0 <= cores <= len(os.sched_getaffinity(0))

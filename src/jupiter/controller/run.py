@@ -82,7 +82,7 @@ from jupiter.planning.settings import (
     with_parameters,
 )
 from jupiter.profiler.cache import CacheMode
-from jupiter.profiler.home import ProfileSettings
+from jupiter.profiler.home import ProfileSettings, shared_host_cores
 from jupiter.profiler.model import Profile
 from jupiter.profiler.refine import RuntimeFigures, from_profile
 from jupiter.profiler.reuse import (
@@ -689,19 +689,22 @@ async def profile_phase(
     if options.profile is not None or not options.profiling:
         return options.profile
     urls = dict(context.state.agents)
+    settings = options.profile_settings
+    if context.backend.name == "local" and settings.shared_cores is None:
+        # Every agent runs here: probing is paced to the cores they leave idle.
+        cores = await asyncio.to_thread(shared_host_cores)
+        settings = dataclasses.replace(settings, shared_cores=cores)
     reuse = context.profile_reuse = await obtain_profile(
         context.session,
         urls,
         context.app,
         context.cluster,
         context.auth,
-        options.profile_settings,
+        settings,
         options.profile_cache,
         context.progress,
     )
-    await start_refresh(
-        reuse, context.session, urls, context.cluster, context.auth, options.profile_settings
-    )
+    await start_refresh(reuse, context.session, urls, context.cluster, context.auth, settings)
     context.state.profiles.profile = reuse.profile
     return reuse.profile
 

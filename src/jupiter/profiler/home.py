@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import psutil
 
 from jupiter.api.client import AgentClient, Answer, CallFailed
 from jupiter.api.profiler import (
@@ -70,6 +71,15 @@ from jupiter.progress import Progress
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
+# CPU seconds one small probe costs its two agents together (client and server, digest and
+# HTTP), measured with 106 and with 1,000 agents on this machine; and the share of the cores
+# left that probing may take, so that a probe seldom waits for a CPU.
+PROBE_CPU_S = 0.004
+PROBE_CORE_SHARE = 0.6
+# However busy the host, probing goes on at least this fast.
+MIN_PROBE_RATE = 20.0
+# How long `shared_host_cores` watches the CPUs.
+SHARED_CORES_SAMPLE_S = 0.5
 # Seconds between two looks at what the busy agents are running.
 POLL_INTERVAL_S = 1.0
 # Seconds to wait for one such look; a hung task does not stop its agent from answering.
@@ -116,6 +126,10 @@ class ProfileSettings:
     # would read as latency, or a slow link. A probe costs ~2 ms of CPU plus ~3 ms a MiB.
     probe_rate: float | None = 500.0
     byte_rate: float | None = 100e6
+    # Cores left for the agents' probes when every agent runs on this machine (the local
+    # backend measures it once they are up: `shared_host_cores`); None: each agent has its
+    # own. The probe rate is then also held to what those cores carry (`effective_probe_rate`).
+    shared_cores: float | None = None
     execution_repeats: int = DEFAULT_REPEATS
     execution_budget: float = DEFAULT_BUDGET_S
     # None: this machine's core count.
@@ -135,6 +149,10 @@ class ProfileSettings:
     # of the fit to measure its error, and the seed of every random choice.
     latency_peers: int = 8
     representatives: int = 3
+    # The bandwidth phase's byte budget: its few representative links are what every link's
+    # bandwidth is inferred from, so each is probed with every size twice where this allows
+    # (the lower of two probes is the link, the higher what else the host was doing).
+    representative_bytes: int = 640 * MIB
     held_out: float = 0.2
     seed: int = 0
 
@@ -155,8 +173,20 @@ class ProfileSettings:
             return self.timeout
         return default_profile_timeout(len(app.tasks), nodes)
 
-    def first_round(self, links: int) -> tuple[list[int], int]:
-        """(sizes, probes per size) of the first round over `links` links.
+    def effective_probe_rate(self) -> float | None:
+        """Probes per second across the cluster: `probe_rate`, held to PROBE_CORE_SHARE of
+        the shared cores at PROBE_CPU_S a probe when the agents share this machine. Past
+        that the probes queue for the CPU, and the queueing reads as latency: 1,000 agents
+        probing at 500 a second put the median latency 380% over the link model."""
+        if self.shared_cores is None:
+            return self.probe_rate
+        affordable = PROBE_CORE_SHARE * max(self.shared_cores, 0.0) / PROBE_CPU_S
+        affordable = max(affordable, MIN_PROBE_RATE)
+        return affordable if self.probe_rate is None else min(self.probe_rate, affordable)
+
+    def first_round(self, links: int, max_bytes: int | None = None) -> tuple[list[int], int]:
+        """(sizes, probes per size) of the first round over `links` links, within
+        `max_bytes` (default: `first_round_bytes`) and `first_round_probes`.
 
         In order of preference: every size twice (so that one unlucky probe is outvoted),
         every size once, then the smaller sizes (dropping the largest, at least two), and
@@ -166,11 +196,11 @@ class ProfileSettings:
         if self.first_sizes is not None:
             return sizes, self.first_repeats or 1
 
+        budget = self.first_round_bytes if max_bytes is None else max_bytes
+
         def affordable(chosen: list[int], repeats: int) -> bool:
             probes = links * len(chosen) * repeats
-            return probes <= self.first_round_probes and (
-                links * sum(chosen) * repeats <= self.first_round_bytes
-            )
+            return probes <= self.first_round_probes and (links * sum(chosen) * repeats <= budget)
 
         repeat_options = (2, 1) if self.first_repeats is None else (self.first_repeats,)
         for count in range(len(sizes), 1, -1):
@@ -184,7 +214,8 @@ class ProfileSettings:
         order = nodes[index + 1 :] + nodes[:index]
         concurrency = max(1, min(self.per_node_concurrency, self.in_flight // n))
         first_sizes, first_repeats = self.first_round(n * (n - 1))
-        spacing = n / self.probe_rate if self.probe_rate else 0.0
+        rate = self.effective_probe_rate()
+        spacing = n / rate if rate else 0.0
         byte_spacing = n / self.byte_rate if self.byte_rate else 0.0
         return NetworkPlan(
             peers=[(peer, urls[peer]) for peer in order],
@@ -223,6 +254,18 @@ class AgentCalls(AgentClient):
                 detail = failure.detail[:4000]
                 raise RunError(f"profiling on node {node} (sample input 0): {detail}") from None
             raise RunError(f"profiling on {failure}") from None
+
+
+def shared_host_cores(sample_s: float = SHARED_CORES_SAMPLE_S) -> float:
+    """Cores of this machine not busy now (over `sample_s`): what agents that all run here,
+    idle, leave to their probes. Their own upkeep (heartbeats, resource samples) counts as
+    busy: 1,000 idle agents keep more than half a core of two."""
+    per_cpu = psutil.cpu_percent(interval=sample_s, percpu=True)
+    try:
+        mine = os.sched_getaffinity(0)
+    except AttributeError:
+        mine = set(range(len(per_cpu)))
+    return sum(100.0 - per_cpu[cpu] for cpu in mine if cpu < len(per_cpu)) / 100.0
 
 
 async def gather_profile(
@@ -427,8 +470,9 @@ async def _sampled_round(
         elif not bandwidth:
             probes[node] = (plan.latency_peers[node], plan.latency_peers[node])
     measured = sum(len(peers) - (len(only) if bandwidth else 0) for peers, only in probes.values())
+    budget = settings.representative_bytes if bandwidth else settings.first_round_bytes
     if bandwidth:
-        first_sizes, repeats = settings.first_round(max(1, measured))
+        first_sizes, repeats = settings.first_round(max(1, measured), budget)
     else:
         first_sizes, repeats = sizes[:1], 1
     # More of each when both budgets allow: the lowest of a few probes is what the link
@@ -436,11 +480,12 @@ async def _sampled_round(
     for more in (3, 2) if not bandwidth else (2,):
         if (
             measured * len(first_sizes) * more <= settings.first_round_probes
-            and measured * sum(first_sizes) * more <= settings.first_round_bytes
+            and measured * sum(first_sizes) * more <= budget
         ):
             repeats = max(repeats, more)
             break
-    spacing = len(probes) / settings.probe_rate if settings.probe_rate else 0.0
+    rate = settings.effective_probe_rate()
+    spacing = len(probes) / rate if rate else 0.0
     byte_spacing = len(probes) / settings.byte_rate if settings.byte_rate else 0.0
     plans: dict[str, NetworkPlan] = {}
     for index, node in enumerate(probes):
@@ -495,6 +540,7 @@ async def _sampled_round(
     used: dict[str, Any] = {
         "first_sizes": first_sizes,
         "first_repeats": repeats,
+        "probe_rate": rate,
         "links": measured,
         "nodes": len(plans),
         "first_round_seconds": max(
