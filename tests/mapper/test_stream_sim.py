@@ -90,6 +90,37 @@ def test_a_fan_in_whose_slow_link_is_the_bottleneck() -> None:
     assert prediction.link_busy["n2->n0"] == pytest.approx(3.0)
 
 
+def test_transfers_at_once_share_the_senders_and_the_receivers_nic() -> None:
+    # a (n0) sends 100 bytes to b (n1) and to c (n2) at once; each link moves 100 B/s with
+    # 0.5 s of latency. Alone on their links, both arrive at 1.5 s. Through a 100 B/s NIC
+    # at n0 they leave one after the other: b's data at 1.5, c's at 2.5.
+    p = problem(
+        {"src": 0.0, "a": 0.0, "b": 0.1, "c": 0.1},
+        [("src", "a", 0), ("a", "b", 100), ("a", "c", 100)],
+        ["n0", "n1", "n2"],
+        {("n0", "n1"): LinkModel(0.5, 1 / 100), ("n0", "n2"): LinkModel(0.5, 1 / 100)},
+    )
+    mapping = {"src": "n0", "a": "n0", "b": "n1", "c": "n2"}
+    _, spans = makespans(StreamParameters(1), p, mapping)
+    assert spans == [1.6]
+    fast = predict_stream(p, mapping, StreamParameters(1), nics=dict.fromkeys(p.nodes, 1000.0))
+    assert fast.inputs[0].makespan == pytest.approx(1.6)
+    shared = predict_stream(p, mapping, StreamParameters(1), nics=dict.fromkeys(p.nodes, 100.0))
+    assert shared.inputs[0].makespan == pytest.approx(2.6)
+    # Into one node, the receiver's NIC is what they share: b and c on n1 from n0 and n2.
+    q = problem(
+        {"src": 0.0, "a": 0.0, "d": 0.0, "b": 0.1},
+        [("src", "a", 0), ("src", "d", 0), ("a", "b", 100), ("d", "b", 100)],
+        ["n0", "n1", "n2"],
+        {("n0", "n1"): LinkModel(0.5, 1 / 100), ("n2", "n1"): LinkModel(0.5, 1 / 100)},
+    )
+    mapping = {"src": "n0", "a": "n0", "d": "n2", "b": "n1"}
+    alone = predict_stream(q, mapping, StreamParameters(1)).inputs[0].makespan
+    into = predict_stream(q, mapping, StreamParameters(1), nics={"n1": 100.0})
+    assert alone == pytest.approx(1.6)
+    assert into.inputs[0].makespan == pytest.approx(2.6)
+
+
 def test_latency_is_pipelined_not_stop_and_wait() -> None:
     # 1 s of latency, no serialising time: inputs 0.1 s apart arrive 0.1 s apart.
     p = problem(

@@ -9,7 +9,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jupiter.planning.cpu_demand import HOST_OVERHEAD_SHARE, CpuDemand
+from jupiter.cluster.spec import Cluster
+from jupiter.mapper.schedule import Assignment, Schedule
+from jupiter.planning.cpu_demand import HOST_OVERHEAD_SHARE, CpuDemand, peak_cores
 from jupiter.planning.host_requests import MAX_PROBE_BYTES, request_seconds
 
 
@@ -64,3 +66,28 @@ def test_a_large_input_is_timed_by_its_first_mebibyte(tmp_path: Path) -> None:
     sample = tmp_path / "big.bin"
     sample.write_bytes(b"x" * (MAX_PROBE_BYTES * 3))
     assert 0.0 < request_seconds(sample, probes=2) < 5.0
+
+
+def test_the_peak_is_the_most_cores_one_inputs_tasks_use_at_once() -> None:
+    # A task on a node of stretch s uses 1 / s of a core. a and b overlap on 0.5-1; c
+    # starts as a ends (what ends goes first): a and b at most, never all three.
+    cluster = Cluster.default(4)
+    n0, n1 = cluster.node_names[:2]
+    both = 1 / cluster.stretch(n0) + 1 / cluster.stretch(n1)
+    schedule = Schedule(
+        "x",
+        {
+            "a": Assignment("a", n0, 0.0, 1.0),
+            "b": Assignment("b", n1, 0.5, 2.0),
+            "c": Assignment("c", n0, 1.0, 1.5),
+        },
+    )
+    assert peak_cores(schedule, cluster) == pytest.approx(both)
+    # Twice the dilation, half the cores at once: each task holds its slot twice as long.
+    assert peak_cores(schedule, cluster.dilated(2)) == pytest.approx(both / 2)
+
+
+def test_a_peak_above_half_the_free_cores_asks_for_dilation() -> None:
+    peaky = CpuDemand(demand=0.5, cpu_per_input=0.0, period=1.0, cores=2, peak=3.0)
+    # 3 cores at once on 2: K = 3 / (0.5 * 2).
+    assert peaky.dilation_for() == 3

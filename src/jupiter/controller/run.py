@@ -676,8 +676,15 @@ def predict_run_stream(
         max_in_flight=options.max_in_flight,
         host=host_costs if host_costs is not None else HostCosts(),
     )
+    cluster = options.cluster
+    nics = {node: cluster.nic(node) for node in cluster.node_names} if cluster.emulate else None
     return predict_stream(
-        problem, schedule.mapping, parameters, sources=list(app.sources), exits=list(app.exits)
+        problem,
+        schedule.mapping,
+        parameters,
+        sources=list(app.sources),
+        exits=list(app.exits),
+        nics=nics,
     )
 
 

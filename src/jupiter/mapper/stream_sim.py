@@ -22,10 +22,17 @@ rules (circe/state.py):
   k+1 enters `inject + interval` after input k, or later, when fewer than `max_in_flight`
   inputs are in the DAG (counted until the home has their outputs).
 
-Not modelled: bandwidth shared by the links of one node's NIC (each link serialises on its
-own; a refinement once the runtime shares NIC bandwidth), the runtime's back-pressure on
-agent queues, and the CPU the agents' own requests take from the tasks on a host whose cores
-are all busy (time dilation, planning/cpu_demand.py, is what keeps that small).
+- **NICs** (`nics`, bytes/s per node, as cluster/nic.py emulates them): everything leaving
+  a node queues on its egress and everything arriving on its ingress, so transfers to
+  several nodes at once share the sender's NIC and transfers from several nodes the
+  receiver's. A transfer holds its link until its bytes are through both the link and the
+  egress, then crosses the latency, then the receiver's ingress. Whole transfers queue one
+  after another where the emulator interleaves their pieces: the last one ends at the same
+  time, the first ones earlier.
+
+Not modelled: the runtime's back-pressure on agent queues, and the CPU the agents' own
+requests take from the tasks on a host whose cores are all busy (time dilation,
+planning/cpu_demand.py, is what keeps that small).
 
 Each input's makespan splits exactly along its critical path (from the exit that finished
 last, back through the parent whose data arrived last) into compute, transfer (the link's
@@ -40,6 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import math
 import statistics
 from collections import deque
 from collections.abc import Collection, Mapping
@@ -191,11 +199,13 @@ def predict_stream(
     sources: Collection[str] | None = None,
     exits: Collection[str] | None = None,
     arrays: ProblemArrays | None = None,
+    nics: Mapping[str, float] | None = None,
 ) -> StreamPrediction:
     """Simulate `parameters.inputs` inputs through `mapping` (task -> node).
 
     `sources`: where inputs enter (default: `default_sources`); `exits`: whose outputs go
-    home and complete an input (default: tasks without children)."""
+    home and complete an input (default: tasks without children); `nics`: each node's NIC
+    rate in bytes/s (default, or a node left out: no NIC limit)."""
     a = arrays if arrays is not None else compile_problem(problem)
     node_of = [a.node_index[mapping[t]] for t in a.tasks]
     source_ids = default_sources(a) if sources is None else [a.task_index[s] for s in sources]
@@ -204,7 +214,11 @@ def predict_stream(
         if exits is None
         else [a.task_index[e] for e in exits]
     )
-    return _Simulation(a, node_of, source_ids, exit_ids, parameters).run()
+    nic = [math.inf] * a.n_nodes
+    for node, rate in (nics or {}).items():
+        if node in a.node_index and rate > 0:
+            nic[a.node_index[node]] = rate
+    return _Simulation(a, node_of, source_ids, exit_ids, parameters, nic).run()
 
 
 # Event kinds; at one instant, the heap's sequence number keeps them in the order made.
@@ -219,10 +233,12 @@ class _Simulation:
         sources: list[int],
         exits: list[int],
         parameters: StreamParameters,
+        nic: list[float],
     ) -> None:
         self.a = a
         self.node_of = node_of
         self.parameters = parameters
+        self.nic = nic
         n_tasks = a.n_tasks
         self.sources = sorted(set(sources))
         with_parents = [a.tasks[s] for s in self.sources if a.parents[s].size]
@@ -248,8 +264,8 @@ class _Simulation:
         self.links: list[tuple[int, int]] = []
         link_id: dict[tuple[int, int], int] = {}
         self.local: list[list[int]] = []
-        # (link, latency, serialising seconds, children there)
-        self.remote: list[list[tuple[int, float, float, list[int]]]] = []
+        # (link, latency, serialising seconds, bytes, children there)
+        self.remote: list[list[tuple[int, float, float, float, list[int]]]] = []
         for t in range(a.n_tasks):
             here = node_of[t]
             local: list[int] = []
@@ -269,7 +285,7 @@ class _Simulation:
                     link_id[key] = len(self.links)
                     self.links.append(key)
                 serialise = float(a.q[here, there] * size + a.r[here, there] * size * size)
-                sends.append((link_id[key], float(a.p[here, there]), serialise, kids))
+                sends.append((link_id[key], float(a.p[here, there]), serialise, size, kids))
             self.local.append(local)
             self.remote.append(sends)
 
@@ -292,6 +308,10 @@ class _Simulation:
 
         link_free = [0.0] * len(self.links)
         link_busy = [0.0] * len(self.links)
+        nic = self.nic
+        egress_free = [0.0] * a.n_nodes
+        ingress_free = [0.0] * a.n_nodes
+        links = self.links
         node_busy = [0.0] * a.n_nodes
         free_slots = [parameters.slots] * a.n_nodes
         queues: list[deque[int]] = [deque() for _ in range(a.n_nodes)]
@@ -321,13 +341,23 @@ class _Simulation:
                 if waiting[j] == 0:
                     push(heap, (ready[j], seq, _READY, j))
                     seq += 1
-            for link, latency, serialise, kids in remote[t]:
+            for link, latency, serialise, size, kids in remote[t]:
                 begin = link_free[link]
                 if begin < now:
                     begin = now
-                link_free[link] = begin + serialise
+                through = begin + serialise
+                src, dst = links[link]
+                if size > 0 and nic[src] < math.inf:
+                    out = max(begin, egress_free[src]) + size / nic[src]
+                    egress_free[src] = out
+                    through = max(through, out)
+                link_free[link] = through
                 link_busy[link] += serialise
-                arrival = begin + serialise + latency
+                arrival = through + latency
+                if size > 0 and nic[dst] < math.inf:
+                    taken = max(arrival - size / nic[dst], ingress_free[dst]) + size / nic[dst]
+                    ingress_free[dst] = taken
+                    arrival = max(arrival, taken)
                 for c in kids:
                     j = base + c
                     if arrival >= ready[j]:
@@ -412,7 +442,7 @@ class _Simulation:
             sends={
                 t: {
                     self.links[link][1]: (link, latency + serialise)
-                    for link, latency, serialise, _ in sends
+                    for link, latency, serialise, _, _ in sends
                 }
                 for t, sends in enumerate(remote)
             },
