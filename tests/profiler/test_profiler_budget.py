@@ -101,3 +101,16 @@ def test_the_sampled_plan_spaces_each_nodes_probes_by_the_effective_rate() -> No
 def test_the_idle_cores_of_this_machine_are_between_none_and_all() -> None:
     cores = shared_host_cores(sample_s=0.1)
     assert 0.0 <= cores <= len(os.sched_getaffinity(0))
+
+
+def test_representatives_take_every_size_twice_only_on_large_clusters() -> None:
+    settings = ProfileSettings(first_round_bytes=256 << 20)
+    assert settings.representative_budget(106) == 256 << 20
+    assert settings.representative_budget(1000) == 640 << 20
+    # 192 representative links of 4 sizes up to 1 MiB: once at 106 nodes, twice at 1,000.
+    sizes = [4096, 32768, 262144, 1048576]
+    with_sizes = ProfileSettings(sizes=sizes)
+    assert with_sizes.first_round(192, with_sizes.representative_budget(106)) == (sizes, 1)
+    assert with_sizes.first_round(192, with_sizes.representative_budget(1000)) == (sizes, 2)
+    # Set, it holds at any size.
+    assert ProfileSettings(representative_bytes=1 << 20).representative_budget(1000) == 1 << 20

@@ -107,7 +107,8 @@ class ProfilerSection(_Section):
     sampled_above: int = Field(default=_DEFAULT_PROFILE.sampled_above, ge=1)
     latency_peers: int = Field(default=_DEFAULT_PROFILE.latency_peers, ge=1)
     representatives: int = Field(default=_DEFAULT_PROFILE.representatives, ge=1)
-    representative_bytes: int = Field(default=_DEFAULT_PROFILE.representative_bytes, ge=1)
+    # null: first_round_bytes up to 200 nodes, 640 MiB above (docs/profiling.md).
+    representative_bytes: int | None = Field(default=None, ge=1)
     # Cores the agents' probes may use when they all run on this machine; null: measured.
     shared_cores: float | None = Field(default=None, gt=0)
     held_out: float = Field(default=_DEFAULT_PROFILE.held_out, ge=0, lt=1)
