@@ -40,6 +40,8 @@ def emulation_section(result: RunResult) -> EmulationSection | None:
         dilation=cluster.dilation,
         demand=None if estimate is None else estimate.demand,
         cpu_per_input=None if estimate is None else estimate.cpu_per_input,
+        peak=None if estimate is None else estimate.peak,
+        host_per_input=None if estimate is None else estimate.host_per_input,
         measured_cpu=cpu,
         measured_load=load,
         contended=contended,

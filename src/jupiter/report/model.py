@@ -399,7 +399,20 @@ class EmulationSection(Part):
         "null if the run failed before mapping."
     )
     cpu_per_input: float | None = Field(
-        description="Estimated host CPU seconds one input's tasks use; null before mapping."
+        description="Estimated host CPU seconds one input's tasks use, and the home's "
+        "requests for it (`host_per_input`); null before mapping."
+    )
+    peak: float | None = Field(
+        None,
+        description="Estimated host cores one input's tasks use at once at their busiest, "
+        "at dilation 1 (`--time-dilation auto` fits it into half the free cores); null "
+        "before mapping.",
+    )
+    host_per_input: float | None = Field(
+        None,
+        description="Host seconds of the home's own requests per input, timed before the "
+        "stream: handing it to its sources' nodes and its outputs home (auto keeps them "
+        "under 10% of an input's emulated makespan); null before mapping.",
     )
     measured_cpu: float = Field(description="CPU seconds the tasks used during the run, summed.")
     measured_load: float | None = Field(
