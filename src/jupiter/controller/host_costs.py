@@ -5,10 +5,10 @@ an input also has to reach its sources' nodes and its outputs the home: one HTTP
 each, outside the emulated WAN. On one machine that is about a millisecond, as long as a
 small task, so a prediction without it is short by that much on every input.
 
-The home times a few requests of the first input's own size to the agent that will take
-it (the profiler's probe endpoint: the bytes are checked and dropped), the path an
-injection takes. The median is the injection's cost, and the delivery home is taken to cost
-the same: the same request, the other way.
+The home times a few requests carrying the first input to the agent that will take it
+(the profiler's probe endpoint, which lands the home's bytes in a file and removes it, as
+an injection lands them in the store). The median is the injection's cost, and the
+delivery home is taken to cost the same: the same request, the other way.
 """
 
 from __future__ import annotations

@@ -36,12 +36,10 @@ demand into what is left, so the emulation stays faithful on a shared machine.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
-import psutil
-
 from jupiter.cluster.spec import Cluster
+from jupiter.host_cpu import busy_cores, host_cores
 from jupiter.mapper.problem import SchedulingProblem
 from jupiter.mapper.registry import FullMapper
 from jupiter.mapper.schedule import Schedule
@@ -60,14 +58,6 @@ PEAK_CORE_SHARE = 0.5
 HOST_OVERHEAD_SHARE = 0.1
 # How long `cores_busy_elsewhere` watches the host's CPUs.
 BUSY_SAMPLE_S = 0.3
-
-
-def host_cores() -> int:
-    """CPUs this process may run on (its affinity mask, else the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -109,13 +99,7 @@ class CpuDemand:
 def cores_busy_elsewhere(sample_s: float = BUSY_SAMPLE_S) -> float:
     """Cores busy with work other than this run, from the host's CPU use over `sample_s`
     (call it before the run starts anything, so that all of that use is other work)."""
-    per_cpu = psutil.cpu_percent(interval=sample_s, percpu=True)
-    try:
-        mine = os.sched_getaffinity(0)
-    except AttributeError:
-        mine = set(range(len(per_cpu)))
-    # Only the CPUs this run may use count, as in `host_cores`.
-    return sum(per_cpu[cpu] for cpu in mine if cpu < len(per_cpu)) / 100.0
+    return busy_cores(sample_s)
 
 
 def estimate_cpu_demand(

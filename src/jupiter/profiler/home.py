@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import psutil
 
 from jupiter.api.client import AgentClient, Answer, CallFailed
 from jupiter.api.profiler import (
@@ -48,6 +47,7 @@ from jupiter.app.spec import App
 from jupiter.background import background
 from jupiter.cluster.spec import Cluster
 from jupiter.errors import RunError
+from jupiter.host_cpu import busy_cores, host_cores
 from jupiter.profiler.classes import (
     DEFAULT_PER_CLASS,
     ExecutionNodes,
@@ -275,12 +275,7 @@ def shared_host_cores(sample_s: float = SHARED_CORES_SAMPLE_S) -> float:
     """Cores of this machine not busy now (over `sample_s`): what agents that all run here,
     idle, leave to their probes. Their own upkeep (heartbeats, resource samples) counts as
     busy: 1,000 idle agents keep more than half a core of two."""
-    per_cpu = psutil.cpu_percent(interval=sample_s, percpu=True)
-    try:
-        mine = os.sched_getaffinity(0)
-    except AttributeError:
-        mine = set(range(len(per_cpu)))
-    return sum(100.0 - per_cpu[cpu] for cpu in mine if cpu < len(per_cpu)) / 100.0
+    return max(0.0, host_cores() - busy_cores(sample_s))
 
 
 async def gather_profile(

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 
 from jupiter.controller.run import RunResult
-from jupiter.planning.cpu_demand import AUTO_CORE_SHARE, host_cores
+from jupiter.host_cpu import host_cores
+from jupiter.planning.cpu_demand import AUTO_CORE_SHARE
 from jupiter.report.model import EmulationSection
 
 # Measured load at or above this share of the cores: the tasks saturated the host.
