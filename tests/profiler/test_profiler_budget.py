@@ -114,3 +114,18 @@ def test_representatives_take_every_size_twice_only_on_large_clusters() -> None:
     assert with_sizes.first_round(192, with_sizes.representative_budget(1000)) == (sizes, 2)
     # Set, it holds at any size.
     assert ProfileSettings(representative_bytes=1 << 20).representative_budget(1000) == 1 << 20
+
+
+def test_the_latency_phase_repeats_its_probes_while_they_fit_in_its_time() -> None:
+    # 1,060 latency links of 4 KiB (106 nodes): three probes each at 500/s take 6.4 s,
+    # within the phase's 8 s; at 300/s (two idle cores shared) only two fit.
+    free = ProfileSettings(probe_rate=500.0)
+    assert free.sampled_repeats(1060, [4096], 256 << 20, bandwidth=False) == 3
+    shared = ProfileSettings(probe_rate=500.0, shared_cores=2.0)
+    assert shared.sampled_repeats(1060, [4096], 256 << 20, bandwidth=False) == 2
+    # 10,000 links (1,000 nodes): one.
+    assert shared.sampled_repeats(10_000, [4096], 256 << 20, bandwidth=False) == 1
+    # The bandwidth phase is held by its bytes, not its time: twice when they fit.
+    sizes = [4096, 32768, 262144, 1048576]
+    assert shared.sampled_repeats(192, sizes, 640 << 20, bandwidth=True) == 2
+    assert shared.sampled_repeats(192, sizes, 256 << 20, bandwidth=True) == 1

@@ -82,6 +82,8 @@ MIN_PROBE_RATE = 20.0
 # a budget of this many bytes (ProfileSettings.representative_bytes).
 REPEAT_REPRESENTATIVES_ABOVE = 200
 LARGE_REPRESENTATIVE_BYTES = 640 * MIB
+# The sampled strategy's latency phase repeats its probes only while they fit in this long.
+LATENCY_PHASE_S = 8.0
 # How long `shared_host_cores` watches the CPUs.
 SHARED_CORES_SAMPLE_S = 0.5
 # Seconds between two looks at what the busy agents are running.
@@ -179,6 +181,23 @@ class ProfileSettings:
         if self.timeout is not None:
             return self.timeout
         return default_profile_timeout(len(app.tasks), nodes)
+
+    def sampled_repeats(self, links: int, sizes: list[int], max_bytes: int, bandwidth: bool) -> int:
+        """Probes per size in a sampled phase's first round over `links` links: more when
+        both budgets allow (the lowest of a few probes is what the link costs, the rest what
+        else this machine was doing at that moment), up to 3 in the latency phase and 2 in
+        the bandwidth phase; 1 when neither fits. The latency phase also keeps to
+        LATENCY_PHASE_S at the probe rate: a third probe a link is worth less than the
+        seconds it adds to the first picture."""
+        rate = self.effective_probe_rate()
+        for more in (2,) if bandwidth else (3, 2):
+            if (
+                links * len(sizes) * more <= self.first_round_probes
+                and links * sum(sizes) * more <= max_bytes
+                and (bandwidth or not rate or links * more <= rate * LATENCY_PHASE_S)
+            ):
+                return more
+        return 1
 
     def representative_budget(self, nodes: int) -> int:
         """The bandwidth phase's byte budget on a cluster of `nodes`."""
@@ -487,16 +506,8 @@ async def _sampled_round(
         first_sizes, repeats = settings.first_round(max(1, measured), budget)
     else:
         first_sizes, repeats = sizes[:1], 1
-    # More of each when both budgets allow: the lowest of a few probes is what the link
-    # costs, the rest what else this machine was doing at that moment.
-    for more in (3, 2) if not bandwidth else (2,):
-        if (
-            measured * len(first_sizes) * more <= settings.first_round_probes
-            and measured * sum(first_sizes) * more <= budget
-        ):
-            repeats = max(repeats, more)
-            break
     rate = settings.effective_probe_rate()
+    repeats = max(repeats, settings.sampled_repeats(measured, first_sizes, budget, bandwidth))
     spacing = len(probes) / rate if rate else 0.0
     byte_spacing = len(probes) / settings.byte_rate if settings.byte_rate else 0.0
     plans: dict[str, NetworkPlan] = {}
