@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 # Timed requests after one untimed (its connection is set up then, as the stream's is).
 HOST_PROBES = 5
-# Above this size one timed request is enough: it is long next to the host's own jitter.
+# Above this size one timed request, and no untimed one, is enough: it is long next to the
+# host's jitter and to setting up a connection, and every extra one costs the run its bytes.
 LARGE_SAMPLE_BYTES = 1 << 20
 
 
@@ -44,14 +45,15 @@ async def measure_host_costs(
     """The median of `probes` timed requests carrying `sample` to the agent at `agent_url`;
     no costs (and a warning) if the agent would not take them."""
     url = agent_url + paths.fill(paths.PROFILER_NETWORK_PROBE, sender=HOME)
+    untimed = 1
     if sample.stat().st_size > LARGE_SAMPLE_BYTES:
-        probes = 1
+        probes, untimed = 1, 0
     seconds: list[float] = []
     try:
-        for attempt in range(probes + 1):
+        for attempt in range(untimed + probes):
             began = time.perf_counter()
             await send_file(session, url, sample, LinkEmulator(None), auth, attempts=1)
-            if attempt:
+            if attempt >= untimed:
                 seconds.append(time.perf_counter() - began)
     except TransferError as error:
         log.warning("could not time the home's requests (%s): predicting without them", error)
