@@ -14,17 +14,15 @@ delivery home is taken to cost the same: the same request, the other way.
 from __future__ import annotations
 
 import logging
-import statistics
-import time
 from pathlib import Path
 
 import aiohttp
 
 from jupiter.api import paths
 from jupiter.circe.state import HOME
-from jupiter.circe.transfer import TransferError, send_file
-from jupiter.cluster.emulator import LinkEmulator
+from jupiter.circe.transfer import TransferError
 from jupiter.mapper.stream_sim import HostCosts
+from jupiter.planning.host_requests import median_request
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +46,10 @@ async def measure_host_costs(
     untimed = 1
     if sample.stat().st_size > LARGE_SAMPLE_BYTES:
         probes, untimed = 1, 0
-    seconds: list[float] = []
     try:
-        for attempt in range(untimed + probes):
-            began = time.perf_counter()
-            await send_file(session, url, sample, LinkEmulator(None), auth, attempts=1)
-            if attempt >= untimed:
-                seconds.append(time.perf_counter() - began)
+        cost = await median_request(session, url, sample, auth, probes, untimed)
     except TransferError as error:
         log.warning("could not time the home's requests (%s): predicting without them", error)
         return HostCosts()
-    cost = statistics.median(seconds)
     log.info("the home's requests take %.2f ms on this host", cost * 1e3)
     return HostCosts(inject=cost, deliver=cost)

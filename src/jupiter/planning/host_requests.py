@@ -51,6 +51,25 @@ def request_seconds(sample: Path, probes: int = LOCAL_PROBES) -> float:
     return found[0]
 
 
+async def median_request(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: Path,
+    auth: dict[str, str],
+    probes: int,
+    untimed: int = 1,
+) -> float:
+    """The median seconds of `probes` PUTs of `body` to `url`, after `untimed` more (the
+    connection is set up then, as a stream's is); TransferError if one fails."""
+    seconds: list[float] = []
+    for attempt in range(untimed + probes):
+        began = time.perf_counter()
+        await send_file(session, url, body, LinkEmulator(None), auth, attempts=1)
+        if attempt >= untimed:
+            seconds.append(time.perf_counter() - began)
+    return statistics.median(seconds)
+
+
 async def _median(sample: Path, probes: int) -> float:
     with tempfile.TemporaryDirectory(prefix="jupiter-host-probe-") as raw:
         scratch = Path(raw)
@@ -71,13 +90,7 @@ async def _median(sample: Path, probes: int) -> float:
             await site.start()
             port = runner.addresses[0][1]
             url = f"http://127.0.0.1:{port}/probe"
-            seconds: list[float] = []
             async with aiohttp.ClientSession() as session:
-                for attempt in range(probes + 1):
-                    began = time.perf_counter()
-                    await send_file(session, url, body, LinkEmulator(None), {}, attempts=1)
-                    if attempt:
-                        seconds.append(time.perf_counter() - began)
-            return statistics.median(seconds)
+                return await median_request(session, url, body, {}, probes)
         finally:
             await runner.cleanup()

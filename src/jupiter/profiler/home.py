@@ -191,13 +191,18 @@ class ProfileSettings:
         seconds it adds to the first picture."""
         rate = self.effective_probe_rate()
         for more in (2,) if bandwidth else (3, 2):
-            if (
-                links * len(sizes) * more <= self.first_round_probes
-                and links * sum(sizes) * more <= max_bytes
-                and (bandwidth or not rate or links * more <= rate * LATENCY_PHASE_S)
+            if self._affordable(links, sizes, more, max_bytes) and (
+                bandwidth or not rate or links * more <= rate * LATENCY_PHASE_S
             ):
                 return more
         return 1
+
+    def _affordable(self, links: int, sizes: list[int], repeats: int, max_bytes: int) -> bool:
+        """Whether `repeats` probes of each of `sizes` on `links` links keep within
+        `first_round_probes` and `max_bytes`."""
+        return links * len(sizes) * repeats <= self.first_round_probes and (
+            links * sum(sizes) * repeats <= max_bytes
+        )
 
     def representative_budget(self, nodes: int) -> int:
         """The bandwidth phase's byte budget on a cluster of `nodes`."""
@@ -231,15 +236,10 @@ class ProfileSettings:
             return sizes, self.first_repeats or 1
 
         budget = self.first_round_bytes if max_bytes is None else max_bytes
-
-        def affordable(chosen: list[int], repeats: int) -> bool:
-            probes = links * len(chosen) * repeats
-            return probes <= self.first_round_probes and (links * sum(chosen) * repeats <= budget)
-
         repeat_options = (2, 1) if self.first_repeats is None else (self.first_repeats,)
         for count in range(len(sizes), 1, -1):
             for repeats in repeat_options:
-                if affordable(sizes[:count], repeats):
+                if self._affordable(links, sizes[:count], repeats, budget):
                     return sizes[:count], repeats
         return sizes[:1], 1
 
@@ -499,12 +499,11 @@ async def _sampled_round(
         elif not bandwidth:
             probes[node] = (plan.latency_peers[node], plan.latency_peers[node])
     measured = sum(len(peers) - (len(only) if bandwidth else 0) for peers, only in probes.values())
-    budget = settings.first_round_bytes
     if bandwidth:
         budget = settings.representative_budget(n)
-    if bandwidth:
         first_sizes, repeats = settings.first_round(max(1, measured), budget)
     else:
+        budget = settings.first_round_bytes
         first_sizes, repeats = sizes[:1], 1
     rate = settings.effective_probe_rate()
     repeats = max(repeats, settings.sampled_repeats(measured, first_sizes, budget, bandwidth))
